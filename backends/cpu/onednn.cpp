@@ -1,0 +1,144 @@
+// oneDNN primitives for f32 matmul, conv2d and max_pool2d. Primitives are
+// built once per shape and kept in a cache under a mutex (building one costs
+// far more than running a small one); execution needs no lock.
+#include <duet/backends/cpu/onednn.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <duet/graph/error.h>
+
+namespace duet::cpu::onednn {
+namespace {
+
+using dims = dnnl::memory::dims;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+dnnl::engine& engine() {
+  static dnnl::engine* e = new dnnl::engine(dnnl::engine::kind::cpu, 0);
+  return *e;
+}
+
+dnnl::stream& stream() {
+  thread_local dnnl::stream s(engine());
+  return s;
+}
+
+// Row-major strides of dims.
+dims plain_strides(const dims& d) {
+  dims s(d.size());
+  int64_t acc = 1;
+  for (size_t i = d.size(); i-- > 0;) {
+    s[i] = acc;
+    acc *= d[i];
+  }
+  return s;
+}
+
+dnnl::memory::desc plain(const dims& d) { return dnnl::memory::desc(d, dt::f32, plain_strides(d)); }
+
+template <class Prim>
+class Cache {
+ public:
+  template <class Make>
+  std::shared_ptr<Prim> get(const std::vector<int64_t>& key, Make make) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = map_.find(key);
+    if (it != map_.end()) return it->second;
+    auto p = std::make_shared<Prim>(make());
+    if (map_.size() > 4096) map_.clear();  // a crude bound; shapes rarely vary this much
+    map_.emplace(key, p);
+    return p;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::vector<int64_t>, std::shared_ptr<Prim>> map_;
+};
+
+// oneDNN wants equal ranks: pad with leading 1s.
+dims padded(const Shape& s, size_t rank) {
+  dims d(rank - s.rank(), 1);
+  for (int64_t v : s) d.push_back(v);
+  return d;
+}
+
+void rethrow(const dnnl::error& e, const char* op) {
+  throw Error(std::string(op) + ": oneDNN failed: " + e.what());
+}
+
+}  // namespace
+
+void matmul_f32(const float* a, const Shape& as, const float* b, const Shape& bs, float* c, const Shape& cs) {
+  try {
+    size_t rank = static_cast<size_t>(cs.rank());
+    dims ad = padded(as, rank), bd = padded(bs, rank), cd = padded(cs, rank);
+    static Cache<dnnl::matmul> cache;
+    std::vector<int64_t> key = ad;
+    key.insert(key.end(), bd.begin(), bd.end());
+    auto prim = cache.get(key, [&] {
+      dnnl::matmul::desc desc(plain(ad), plain(bd), plain(cd));
+      return dnnl::matmul(dnnl::matmul::primitive_desc(desc, engine()));
+    });
+    dnnl::memory ma(plain(ad), engine(), const_cast<float*>(a));
+    dnnl::memory mb(plain(bd), engine(), const_cast<float*>(b));
+    dnnl::memory mc(plain(cd), engine(), c);
+    prim->execute(stream(), {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
+    stream().wait();
+  } catch (const dnnl::error& e) {
+    rethrow(e, "matmul");
+  }
+}
+
+void conv2d_f32(const float* x, const Shape& xs, const float* w, const Shape& ws, float* y, const Shape& ys,
+                int64_t stride, int64_t padding) {
+  try {
+    dims xd = xs.vec(), wd = ws.vec(), yd = ys.vec();
+    static Cache<dnnl::convolution_forward> cache;
+    std::vector<int64_t> key = xd;
+    key.insert(key.end(), wd.begin(), wd.end());
+    key.push_back(stride);
+    key.push_back(padding);
+    auto prim = cache.get(key, [&] {
+      dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                           plain(xd), plain(wd), plain(yd), {stride, stride}, {padding, padding},
+                                           {padding, padding});
+      return dnnl::convolution_forward(dnnl::convolution_forward::primitive_desc(desc, engine()));
+    });
+    dnnl::memory mx(plain(xd), engine(), const_cast<float*>(x));
+    dnnl::memory mw(plain(wd), engine(), const_cast<float*>(w));
+    dnnl::memory my(plain(yd), engine(), y);
+    prim->execute(stream(), {{DNNL_ARG_SRC, mx}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, my}});
+    stream().wait();
+  } catch (const dnnl::error& e) {
+    rethrow(e, "conv2d");
+  }
+}
+
+void max_pool2d_f32(const float* x, const Shape& xs, float* y, const Shape& ys, int64_t kernel, int64_t stride) {
+  try {
+    dims xd = xs.vec(), yd = ys.vec();
+    static Cache<dnnl::pooling_forward> cache;
+    std::vector<int64_t> key = xd;
+    key.push_back(kernel);
+    key.push_back(stride);
+    auto prim = cache.get(key, [&] {
+      dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, plain(xd),
+                                       plain(yd), {stride, stride}, {kernel, kernel}, {0, 0}, {0, 0});
+      return dnnl::pooling_forward(dnnl::pooling_forward::primitive_desc(desc, engine()));
+    });
+    dnnl::memory mx(plain(xd), engine(), const_cast<float*>(x));
+    dnnl::memory my(plain(yd), engine(), y);
+    prim->execute(stream(), {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DST, my}});
+    stream().wait();
+  } catch (const dnnl::error& e) {
+    rethrow(e, "max_pool2d");
+  }
+}
+
+}  // namespace duet::cpu::onednn

@@ -1,0 +1,18 @@
+// oneDNN primitives for the f32 ops it covers on CPU (oneDNN 2.6 has no f64
+// or integer matmul/convolution), cached by shape.
+#pragma once
+
+#include <cstdint>
+
+#include <duet/graph/types.h>
+
+namespace duet::cpu::onednn {
+
+// c[..., M, N] = a[..., M, K] @ b[..., K, N], batch dims broadcast.
+void matmul_f32(const float* a, const Shape& as, const float* b, const Shape& bs, float* c, const Shape& cs);
+// NCHW x OIHW -> NCHW, symmetric padding.
+void conv2d_f32(const float* x, const Shape& xs, const float* w, const Shape& ws, float* y, const Shape& ys,
+                int64_t stride, int64_t padding);
+void max_pool2d_f32(const float* x, const Shape& xs, float* y, const Shape& ys, int64_t kernel, int64_t stride);
+
+}  // namespace duet::cpu::onednn

@@ -1,0 +1,184 @@
+// CPU kernels of the data-movement ops: views (reshape, expand_dims,
+// squeeze) alias their operand; transpose, broadcast_to, concat, slice and
+// gather copy.
+#include <cstring>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <duet/backends/cpu/loops.h>
+
+namespace duet::cpu {
+namespace {
+
+void alias_kernel(KernelContext& ctx) {
+  ctx.out(0).storage = ctx.in(0).storage;
+  ctx.out(0).data = ctx.in(0).data;
+}
+
+// Copies with elements of `bytes` bytes, through the strided plan.
+template <class E>
+void strided_copy(const StridedPlan& p, const E* src, E* dst, int64_t n) {
+  int last = p.rank - 1;
+  int64_t s = p.strides[0][last];
+  parallel_for(n, kParallelGrain, [&](int64_t lo, int64_t hi) {
+    for_each_run(p, lo, hi, [&](int64_t pos, const int64_t* off, int64_t count) {
+      const E* from = src + off[0];
+      E* to = dst + pos;
+      if (s == 1) std::memcpy(to, from, static_cast<size_t>(count) * sizeof(E));
+      else for (int64_t i = 0; i < count; ++i) to[i] = from[i * s];
+    });
+  });
+}
+
+template <class F>
+void visit_width(size_t bytes, F&& f) {
+  switch (bytes) {
+    case 1: return f(uint8_t{});
+    case 4: return f(uint32_t{});
+    default: return f(uint64_t{});
+  }
+}
+
+void broadcast_to_kernel(KernelContext& ctx) {
+  const Shape* in[1] = {ctx.in(0).shape};
+  StridedPlan p = make_plan(*ctx.out(0).shape, in, 1);
+  visit_width(dtype_size(ctx.in(0).dtype), [&](auto e) {
+    using E = decltype(e);
+    strided_copy(p, ctx.in(0).ptr<E>(), ctx.out(0).ptr<E>(), ctx.out(0).numel());
+  });
+}
+
+void transpose_kernel(KernelContext& ctx) {
+  const Shape& in = *ctx.in(0).shape;
+  const std::vector<int64_t>& perm = ctx.attrs.get_ints("perm");
+  int r = in.rank();
+  // Output dim d reads input dim perm[d]: build the plan by hand.
+  int64_t in_strides[Shape::kMaxRank];
+  int64_t s = 1;
+  for (int d = r - 1; d >= 0; --d) {
+    in_strides[d] = s;
+    s *= in.dim(d);
+  }
+  StridedPlan p;
+  p.num_operands = 1;
+  for (int d = 0; d < r; ++d) {
+    int src = static_cast<int>(perm[d] < 0 ? perm[d] + r : perm[d]);
+    int64_t n = in.dim(src);
+    if (n == 1) continue;
+    if (p.rank > 0 && p.strides[0][p.rank - 1] == in_strides[src] * n) {
+      p.dims[p.rank - 1] *= n;
+      p.strides[0][p.rank - 1] = in_strides[src];
+      continue;
+    }
+    p.dims[p.rank] = n;
+    p.strides[0][p.rank] = in_strides[src];
+    ++p.rank;
+  }
+  if (p.rank == 0) {
+    p.rank = 1;
+    p.dims[0] = 1;
+    p.strides[0][0] = 0;
+  }
+  visit_width(dtype_size(ctx.in(0).dtype), [&](auto e) {
+    using E = decltype(e);
+    const E* src = ctx.in(0).ptr<E>();
+    E* dst = ctx.out(0).ptr<E>();
+    if (p.rank == 2 && p.strides[0][1] != 1) {
+      // A 2-D transpose: copy in tiles so both sides stay in cache.
+      int64_t rows = p.dims[0], cols = p.dims[1], ld = p.strides[0][1];
+      constexpr int64_t kTile = 32;
+      parallel_for((rows + kTile - 1) / kTile, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t ib = lo * kTile; ib < std::min(rows, hi * kTile); ib += kTile)
+          for (int64_t jb = 0; jb < cols; jb += kTile)
+            for (int64_t i = ib; i < std::min(rows, ib + kTile); ++i)
+              for (int64_t j = jb; j < std::min(cols, jb + kTile); ++j) dst[i * cols + j] = src[j * ld + i];
+      });
+      return;
+    }
+    strided_copy(p, src, dst, ctx.out(0).numel());
+  });
+}
+
+// [outer, axis, inner] geometry of an output around an axis.
+int64_t prod(const Shape& s, int from, int to) {
+  int64_t n = 1;
+  for (int i = from; i < to; ++i) n *= s.dim(i);
+  return n;
+}
+
+void concat_kernel(KernelContext& ctx) {
+  const Shape& out = *ctx.out(0).shape;
+  int r = out.rank();
+  int64_t a = ctx.attrs.get_int("axis");
+  int axis = static_cast<int>(a < 0 ? a + r : a);
+  int64_t outer = prod(out, 0, axis), inner = prod(out, axis + 1, r);
+  size_t esize = dtype_size(ctx.out(0).dtype);
+  char* dst = static_cast<char*>(ctx.out(0).data);
+  int64_t out_row = out.dim(axis) * inner;
+  int64_t col = 0;
+  for (int k = 0; k < ctx.num_inputs; ++k) {
+    int64_t chunk = ctx.in(k).shape->dim(axis) * inner;
+    const char* src = static_cast<const char*>(ctx.in(k).data);
+    for (int64_t o = 0; o < outer; ++o)
+      std::memcpy(dst + (o * out_row + col) * esize, src + o * chunk * esize, static_cast<size_t>(chunk) * esize);
+    col += chunk;
+  }
+}
+
+void slice_kernel(KernelContext& ctx) {
+  const Shape& in = *ctx.in(0).shape;
+  int r = in.rank();
+  int64_t a = ctx.attrs.get_int("axis");
+  int axis = static_cast<int>(a < 0 ? a + r : a);
+  int64_t n = in.dim(axis), begin = ctx.attrs.get_int("begin");
+  if (begin < 0) begin += n;
+  begin = std::clamp<int64_t>(begin, 0, n);
+  int64_t len = ctx.out(0).shape->dim(axis);
+  int64_t outer = prod(in, 0, axis), inner = prod(in, axis + 1, r);
+  size_t esize = dtype_size(ctx.in(0).dtype);
+  const char* src = static_cast<const char*>(ctx.in(0).data);
+  char* dst = static_cast<char*>(ctx.out(0).data);
+  for (int64_t o = 0; o < outer; ++o)
+    std::memcpy(dst + o * len * inner * esize, src + (o * n + begin) * inner * esize,
+                static_cast<size_t>(len * inner) * esize);
+}
+
+void gather_kernel(KernelContext& ctx) {
+  const Shape& in = *ctx.in(0).shape;
+  int r = in.rank();
+  int64_t a = ctx.attrs.get_int("axis");
+  int axis = static_cast<int>(a < 0 ? a + r : a);
+  int64_t n = in.dim(axis), outer = prod(in, 0, axis), inner = prod(in, axis + 1, r);
+  int64_t count = ctx.in(1).numel();
+  std::vector<int64_t> idx(static_cast<size_t>(count));
+  visit_dtype(ctx.in(1).dtype, [&](auto t) {
+    using T = decltype(t);
+    const T* p = ctx.in(1).ptr<T>();
+    for (int64_t i = 0; i < count; ++i) idx[i] = static_cast<int64_t>(p[i]);
+  });
+  for (int64_t i = 0; i < count; ++i)
+    if (idx[i] < 0 || idx[i] >= n)
+      ctx.error(fmt::format("index {} is out of range [0, {}) of axis {} of {}[{}]", idx[i], n, axis,
+                            dtype_name(ctx.in(0).dtype), fmt::join(in.begin(), in.end(), ",")));
+  size_t esize = dtype_size(ctx.in(0).dtype);
+  const char* src = static_cast<const char*>(ctx.in(0).data);
+  char* dst = static_cast<char*>(ctx.out(0).data);
+  size_t row = static_cast<size_t>(inner) * esize;
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < count; ++i)
+      std::memcpy(dst + (o * count + i) * row, src + (o * n + idx[i]) * row, row);
+}
+
+DUET_REGISTER_KERNEL(reshape, cpu, alias_kernel);
+DUET_REGISTER_KERNEL(expand_dims, cpu, alias_kernel);
+DUET_REGISTER_KERNEL(squeeze, cpu, alias_kernel);
+DUET_REGISTER_KERNEL(broadcast_to, cpu, broadcast_to_kernel);
+DUET_REGISTER_KERNEL(transpose, cpu, transpose_kernel);
+DUET_REGISTER_KERNEL(concat, cpu, concat_kernel);
+DUET_REGISTER_KERNEL(slice, cpu, slice_kernel);
+DUET_REGISTER_KERNEL(gather, cpu, gather_kernel);
+
+}  // namespace
+}  // namespace duet::cpu

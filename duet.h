@@ -1,0 +1,9 @@
+// duet: the umbrella header of the public API (DESIGN.md §1).
+#pragma once
+
+#include <duet/graph/error.h>
+#include <duet/graph/types.h>
+#include <duet/runtime/device.h>
+#include <duet/runtime/ops.h>
+#include <duet/runtime/tensor.h>
+#include <duet/runtime/variable.h>

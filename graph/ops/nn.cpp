@@ -1,0 +1,82 @@
+// Linear algebra and neural-network ops: matmul, conv2d, max_pool2d, dropout.
+#include <fmt/format.h>
+
+#include <duet/graph/op_def.h>
+#include <duet/graph/ops/infer_util.h>
+
+namespace duet {
+namespace {
+
+void infer_matmul(InferContext& ctx) {
+  const TensorType& a = ctx.in(0);
+  const TensorType& b = ctx.in(1);
+  if (a.dtype != b.dtype) ctx.dtype_error(fmt::format("operand dtypes differ: {} x {}", a.str(), b.str()));
+  if (a.dtype == DType::b8) ctx.dtype_error(fmt::format("expects numbers, got {} x {}", a.str(), b.str()));
+  if (a.shape.rank() < 2 || b.shape.rank() < 2)
+    ctx.shape_error(fmt::format("operands must have rank >= 2: {} x {}", a.str(), b.str()));
+  int64_t k1 = a.shape[-1], k2 = b.shape[-2];
+  if (k1 >= 0 && k2 >= 0 && k1 != k2) ctx.shape_error(fmt::format("inner dims differ: {} x {}", a.str(), b.str()));
+  Shape batch_a(a.shape.begin(), a.shape.end() - 2), batch_b(b.shape.begin(), b.shape.end() - 2), batch;
+  if (!broadcast_shapes(batch_a, batch_b, &batch))
+    ctx.shape_error(fmt::format("batch dims do not broadcast: {} x {}", a.str(), b.str()));
+  batch.push_back(a.shape[-2]);
+  batch.push_back(b.shape[-1]);
+  ctx.add_result(a.dtype, batch);
+}
+
+void check_window(InferContext& ctx, const char* what, int64_t v, int64_t min) {
+  if (v < min) ctx.error(fmt::format("{} must be >= {}, got {}", what, min, v));
+}
+
+void infer_conv2d(InferContext& ctx) {
+  const TensorType& x = ctx.in(0);
+  const TensorType& w = ctx.in(1);
+  if (x.dtype != w.dtype) ctx.dtype_error(fmt::format("operand dtypes differ: {}, {}", x.str(), w.str()));
+  if (!is_floating(x.dtype)) ctx.dtype_error(fmt::format("expects a floating dtype, got {}, {}", x.str(), w.str()));
+  if (x.shape.rank() != 4 || w.shape.rank() != 4)
+    ctx.shape_error(fmt::format("expects NCHW input and OIHW weights (rank 4): {}, {}", x.str(), w.str()));
+  int64_t stride = ctx.attrs().get_int("stride"), pad = ctx.attrs().get_int("padding");
+  check_window(ctx, "stride", stride, 1);
+  check_window(ctx, "padding", pad, 0);
+  if (x.shape.dim(1) >= 0 && x.shape.dim(1) != w.shape.dim(1))
+    ctx.shape_error(fmt::format("input channels differ: {} has {}, weights {} expect {}", x.str(), x.shape.dim(1),
+                                w.str(), w.shape.dim(1)));
+  int64_t ho = window_out(x.shape.dim(2), w.shape.dim(2), stride, pad);
+  int64_t wo = window_out(x.shape.dim(3), w.shape.dim(3), stride, pad);
+  if ((x.shape.dim(2) >= 0 && ho <= 0) || (x.shape.dim(3) >= 0 && wo <= 0))
+    ctx.shape_error(fmt::format("the kernel {} does not fit the input {} with padding {}", w.str(), x.str(), pad));
+  ctx.add_result(x.dtype, Shape{x.shape.dim(0), w.shape.dim(0), ho, wo});
+}
+
+void infer_max_pool2d(InferContext& ctx) {
+  const TensorType& x = ctx.in(0);
+  if (x.dtype == DType::b8) ctx.dtype_error(fmt::format("expects numbers, got {}", x.str()));
+  if (x.shape.rank() != 4) ctx.shape_error(fmt::format("expects an NCHW input (rank 4), got {}", x.str()));
+  int64_t k = ctx.attrs().get_int("kernel"), s = ctx.attrs().get_int("stride");
+  check_window(ctx, "kernel", k, 1);
+  check_window(ctx, "stride", s, 1);
+  int64_t ho = window_out(x.shape.dim(2), k, s, 0), wo = window_out(x.shape.dim(3), k, s, 0);
+  if ((x.shape.dim(2) >= 0 && ho <= 0) || (x.shape.dim(3) >= 0 && wo <= 0))
+    ctx.shape_error(fmt::format("the window {} does not fit the input {}", k, x.str()));
+  ctx.add_result(x.dtype, Shape{x.shape.dim(0), x.shape.dim(1), ho, wo});
+}
+
+void infer_dropout(InferContext& ctx) {
+  const TensorType& x = ctx.in(0);
+  if (!is_floating(x.dtype)) ctx.dtype_error(fmt::format("expects a floating dtype, got {}", x.str()));
+  double rate = ctx.attrs().get_float("rate");
+  if (!(rate >= 0.0 && rate < 1.0)) ctx.error(fmt::format("rate must be in [0, 1), got {}", rate));
+  ctx.results.push_back(x);
+}
+
+}  // namespace
+
+DUET_OP(matmul).traits(kPure).operands(2).infer(infer_matmul);
+DUET_OP(conv2d).traits(kPure).operands(2)
+    .attr("stride", AttrKind::integer).attr("padding", AttrKind::integer).infer(infer_conv2d);
+DUET_OP(max_pool2d).traits(kPure).operands(1)
+    .attr("kernel", AttrKind::integer).attr("stride", AttrKind::integer).infer(infer_max_pool2d);
+DUET_OP(dropout).traits(kPure).operands(1)
+    .attr("rate", AttrKind::real).attr("seed", AttrKind::integer).infer(infer_dropout);
+
+}  // namespace duet

@@ -1,0 +1,103 @@
+// Element types, shapes and tensor types: the vocabulary every layer shares.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace duet {
+
+// b8 < i32 < i64 < f32 < f64 is the promotion order (NOTE [Type promotion]).
+enum class DType : uint8_t { b8, i32, i64, f32, f64 };
+inline constexpr int kNumDTypes = 5;
+
+const char* dtype_name(DType t);   // "f32"
+size_t dtype_size(DType t);        // bytes per element
+inline bool is_floating(DType t) { return t == DType::f32 || t == DType::f64; }
+inline bool is_integral(DType t) { return t == DType::i32 || t == DType::i64; }
+bool parse_dtype(const std::string& name, DType* out);
+DType promote_types(DType a, DType b);  // the larger in the promotion order
+std::ostream& operator<<(std::ostream& os, DType t);
+
+template <class T> struct dtype_of;
+template <> struct dtype_of<bool> { static constexpr DType value = DType::b8; };
+template <> struct dtype_of<int32_t> { static constexpr DType value = DType::i32; };
+template <> struct dtype_of<int64_t> { static constexpr DType value = DType::i64; };
+template <> struct dtype_of<float> { static constexpr DType value = DType::f32; };
+template <> struct dtype_of<double> { static constexpr DType value = DType::f64; };
+
+// A shape: up to kMaxRank dims, stored inline (no heap). A dim of -1 is
+// dynamic (IR only; tensors always have concrete shapes). Built from braced
+// lists: Shape{} is rank 0.
+class Shape {
+ public:
+  static constexpr int kMaxRank = 8;
+  Shape() = default;
+  Shape(std::initializer_list<int64_t> dims);
+  Shape(const std::vector<int64_t>& dims);  // NOLINT: implicit by design
+  template <class It>
+  Shape(It first, It last) { for (; first != last; ++first) push_back(*first); }
+
+  int rank() const { return rank_; }
+  // Negative i counts from the end. Out of range is an Error.
+  int64_t operator[](int i) const;
+  int64_t& at(int i) { return dims_[i]; }
+  int64_t dim(int i) const { return dims_[i]; }  // unchecked, i in [0, rank)
+  int64_t numel() const;                          // 1 for rank 0; -1 if a dim is dynamic
+  bool is_static() const;
+  void push_back(int64_t d);
+  const int64_t* begin() const { return dims_; }
+  const int64_t* end() const { return dims_ + rank_; }
+  std::vector<int64_t> vec() const { return {begin(), end()}; }
+  std::string str() const;  // "[2,3]", dynamic dims as "?"
+
+  bool operator==(const Shape& o) const;
+  bool operator==(const std::vector<int64_t>& o) const;
+
+ private:
+  int64_t dims_[kMaxRank] = {};
+  int8_t rank_ = 0;
+};
+std::ostream& operator<<(std::ostream& os, const Shape& s);
+
+// A list of axes ({} means every axis where an op says so). Negative axes
+// count from the end.
+class Axes {
+ public:
+  Axes() = default;
+  Axes(std::initializer_list<int64_t> axes) : v_(axes) {}
+  Axes(const std::vector<int64_t>& axes) : v_(axes) {}  // NOLINT
+  Axes(int axis) : v_{axis} {}                           // NOLINT: sum(x, 1)
+  const std::vector<int64_t>& vec() const { return v_; }
+  bool empty() const { return v_.empty(); }
+  size_t size() const { return v_.size(); }
+
+ private:
+  std::vector<int64_t> v_;
+};
+
+// Where a tensor lives. Device::cpu(), Device::cuda(0).
+struct Device {
+  enum class Type : uint8_t { cpu, cuda };
+  Type type = Type::cpu;
+  int index = 0;
+  static Device cpu() { return {Type::cpu, 0}; }
+  static Device cuda(int index = 0) { return {Type::cuda, index}; }
+  bool is_cpu() const { return type == Type::cpu; }
+  bool operator==(const Device& o) const { return type == o.type && index == o.index; }
+  std::string str() const;  // "cpu", "cuda:0"
+};
+std::ostream& operator<<(std::ostream& os, const Device& d);
+
+// The static type of a value: element type and shape. Prints as f32[2,3].
+struct TensorType {
+  DType dtype = DType::f32;
+  Shape shape;
+  std::string str() const;
+  bool operator==(const TensorType& o) const { return dtype == o.dtype && shape == o.shape; }
+};
+
+}  // namespace duet

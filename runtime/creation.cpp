@@ -1,0 +1,142 @@
+// Creation functions: literals, filled tensors, random tensors, ranges.
+// Literal typing: floating -> f32, integers -> i32 (int64_t -> i64), bool -> b8.
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include <duet/backends/random.h>
+#include <duet/graph/scalar.h>
+#include <duet/runtime/device.h>
+#include <duet/runtime/ops.h>
+#include <duet/runtime/tensor_impl.h>
+
+namespace duet {
+
+namespace {
+
+void check_shape(const Shape& shape, const char* what, SrcLoc loc) {
+  for (int64_t d : shape)
+    if (d < 0) throw ShapeError(format_error(what, fmt::format("dims must be >= 0, got {}", shape.str()), loc));
+}
+
+TensorImpl* fresh(const Shape& shape, DType dtype, const char* what, SrcLoc loc) {
+  check_shape(shape, what, loc);
+  Device d = current_device();
+  if (!d.is_cpu()) throw DeviceError(format_error(what, "this build has no " + d.str() + " backend", loc));
+  return TensorImpl::create(TensorType{dtype, shape}, d);
+}
+
+// Fills element i with f(i), converted to the tensor's dtype.
+template <class F>
+Tensor generate(const Shape& shape, DType dtype, const char* what, SrcLoc loc, F f) {
+  TensorImpl* t = fresh(shape, dtype, what, loc);
+  Tensor out(t);
+  int64_t n = shape.numel();
+  switch (dtype) {
+    case DType::b8: for (int64_t i = 0; i < n; ++i) t->ptr<bool>()[i] = scalar_math::cast<bool>(f(i)); break;
+    case DType::i32: for (int64_t i = 0; i < n; ++i) t->ptr<int32_t>()[i] = scalar_math::cast<int32_t>(f(i)); break;
+    case DType::i64: for (int64_t i = 0; i < n; ++i) t->ptr<int64_t>()[i] = scalar_math::cast<int64_t>(f(i)); break;
+    case DType::f32: for (int64_t i = 0; i < n; ++i) t->ptr<float>()[i] = static_cast<float>(f(i)); break;
+    case DType::f64: for (int64_t i = 0; i < n; ++i) t->ptr<double>()[i] = static_cast<double>(f(i)); break;
+  }
+  return out;
+}
+
+template <class T>
+Tensor from_list(std::initializer_list<T> values, DType dtype, SrcLoc loc) {
+  const T* v = values.begin();
+  return generate(Shape{static_cast<int64_t>(values.size())}, dtype, "tensor", loc, [&](int64_t i) { return v[i]; });
+}
+
+template <class T>
+Tensor from_rows(std::initializer_list<std::initializer_list<T>> rows, DType dtype, SrcLoc loc) {
+  size_t cols = rows.size() ? rows.begin()->size() : 0;
+  std::vector<T> flat;
+  for (const auto& r : rows) {
+    if (r.size() != cols)
+      throw ShapeError(format_error("tensor", fmt::format("rows have different lengths ({} and {})", cols, r.size()), loc));
+    flat.insert(flat.end(), r.begin(), r.end());
+  }
+  return generate(Shape{static_cast<int64_t>(rows.size()), static_cast<int64_t>(cols)}, dtype, "tensor", loc,
+                  [&](int64_t i) { return flat[static_cast<size_t>(i)]; });
+}
+
+}  // namespace
+
+Tensor tensor(std::initializer_list<float> v, Loc loc) { return from_list(v, DType::f32, loc); }
+Tensor tensor(std::initializer_list<double> v, Loc loc) { return from_list(v, DType::f32, loc); }
+Tensor tensor(std::initializer_list<int> v, Loc loc) { return from_list(v, DType::i32, loc); }
+Tensor tensor(std::initializer_list<int64_t> v, Loc loc) { return from_list(v, DType::i64, loc); }
+Tensor tensor(std::initializer_list<bool> v, Loc loc) { return from_list(v, DType::b8, loc); }
+Tensor tensor(std::initializer_list<double> v, DType dtype, Loc loc) { return from_list(v, dtype, loc); }
+Tensor tensor(std::initializer_list<std::initializer_list<float>> r, Loc loc) { return from_rows(r, DType::f32, loc); }
+Tensor tensor(std::initializer_list<std::initializer_list<double>> r, Loc loc) { return from_rows(r, DType::f32, loc); }
+Tensor tensor(std::initializer_list<std::initializer_list<int>> r, Loc loc) { return from_rows(r, DType::i32, loc); }
+Tensor tensor(std::initializer_list<std::initializer_list<double>> r, DType dtype, Loc loc) {
+  return from_rows(r, dtype, loc);
+}
+
+Tensor full(const Shape& shape, double value, DType dtype, Loc loc) {
+  return generate(shape, dtype, "full", loc, [&](int64_t) { return value; });
+}
+Tensor zeros(const Shape& shape, DType dtype, Loc loc) {
+  TensorImpl* t = fresh(shape, dtype, "zeros", loc);
+  std::memset(t->data(), 0, static_cast<size_t>(shape.numel()) * dtype_size(dtype));
+  return Tensor(t);
+}
+Tensor ones(const Shape& shape, DType dtype, Loc loc) { return full(shape, 1.0, dtype, loc); }
+Tensor zeros_like(const Tensor& t, Loc loc) { return zeros(t.shape(), t.dtype(), loc); }
+Tensor ones_like(const Tensor& t, Loc loc) { return ones(t.shape(), t.dtype(), loc); }
+
+static void require_float(DType dtype, const char* what, SrcLoc loc) {
+  if (!is_floating(dtype))
+    throw DTypeError(format_error(what, fmt::format("expects a floating dtype, got {}", dtype_name(dtype)), loc));
+}
+
+Tensor randn(const Shape& shape, uint64_t seed, DType dtype, Loc loc) {
+  require_float(dtype, "randn", loc);
+  return generate(shape, dtype, "randn", loc, [&](int64_t i) { return random::normal(seed, uint64_t(i)); });
+}
+Tensor rand(const Shape& shape, uint64_t seed, DType dtype, Loc loc) {
+  require_float(dtype, "rand", loc);
+  // In f32, round down so that the result stays < 1.
+  return generate(shape, dtype, "rand", loc, [&](int64_t i) {
+    double u = random::uniform(seed, uint64_t(i));
+    return dtype == DType::f32 ? double(float(u) < 1.0f ? float(u) : 0x1.fffffep-1f) : u;
+  });
+}
+
+Tensor scalar(float v, Loc loc) { return full({}, v, DType::f32, loc); }
+Tensor scalar(double v, Loc loc) { return full({}, v, DType::f32, loc); }
+Tensor scalar(int v, Loc loc) { return full({}, v, DType::i32, loc); }
+Tensor scalar(int64_t v, Loc loc) { return generate({}, DType::i64, "scalar", loc, [&](int64_t) { return v; }); }
+Tensor scalar(bool v, Loc loc) { return full({}, v ? 1.0 : 0.0, DType::b8, loc); }
+Tensor scalar(double v, DType dtype, Loc loc) { return full({}, v, dtype, loc); }
+
+template <class T>
+Tensor from_vector(const std::vector<T>& values, const Shape& shape, Loc loc) {
+  check_shape(shape, "from_vector", loc);
+  if (static_cast<int64_t>(values.size()) != shape.numel())
+    throw ShapeError(format_error(
+        "from_vector", fmt::format("{} values do not fill the shape {} ({} elements)", values.size(), shape.str(),
+                                   shape.numel()), loc));
+  return generate(shape, dtype_of<T>::value, "from_vector", loc,
+                  [&](int64_t i) { return values[static_cast<size_t>(i)]; });
+}
+template Tensor from_vector<float>(const std::vector<float>&, const Shape&, Loc);
+template Tensor from_vector<double>(const std::vector<double>&, const Shape&, Loc);
+template Tensor from_vector<int32_t>(const std::vector<int32_t>&, const Shape&, Loc);
+template Tensor from_vector<int64_t>(const std::vector<int64_t>&, const Shape&, Loc);
+template Tensor from_vector<bool>(const std::vector<bool>&, const Shape&, Loc);
+
+Tensor arange(int64_t n, DType dtype, Loc loc) {
+  if (n < 0) throw ShapeError(format_error("arange", fmt::format("n must be >= 0, got {}", n), loc));
+  return generate(Shape{n}, dtype, "arange", loc, [](int64_t i) { return i; });
+}
+
+Tensor eye(int64_t n, DType dtype, Loc loc) {
+  if (n < 0) throw ShapeError(format_error("eye", fmt::format("n must be >= 0, got {}", n), loc));
+  return generate(Shape{n, n}, dtype, "eye", loc, [n](int64_t i) { return i / n == i % n ? 1 : 0; });
+}
+
+}  // namespace duet

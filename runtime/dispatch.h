@@ -1,0 +1,47 @@
+// dispatch: the one road every op call takes (DESIGN.md §2.2): infer result
+// types, then either record into the active trace or run the device kernel,
+// then let recording tapes see the call.
+#pragma once
+
+#include <initializer_list>
+
+#include <duet/graph/op_def.h>
+#include <duet/graph/small_vec.h>
+#include <duet/runtime/tensor.h>
+
+namespace duet {
+
+using TensorList = SmallVec<Tensor, 2>;
+
+const Attrs& no_attrs();
+
+TensorList dispatch(const OpDef& op, const Tensor* const* inputs, int num_inputs, const Attrs& attrs, SrcLoc loc);
+inline TensorList dispatch(const OpDef& op, std::initializer_list<const Tensor*> inputs, const Attrs& attrs,
+                           SrcLoc loc) {
+  return dispatch(op, inputs.begin(), static_cast<int>(inputs.size()), attrs, loc);
+}
+// The single result of a one-result op.
+Tensor dispatch1(const OpDef& op, std::initializer_list<const Tensor*> inputs, const Attrs& attrs, SrcLoc loc);
+
+// The hook a trace installs in its thread: while set, dispatch records nodes
+// instead of running kernels (NOTE [The recorder interface]).
+class Recorder {
+ public:
+  virtual ~Recorder() = default;
+  virtual TensorList record(const OpDef& op, const Tensor* const* inputs, int num_inputs, const Attrs& attrs,
+                            const SmallVec<TensorType, 2>& result_types, SrcLoc loc) = 0;
+};
+Recorder* current_recorder();
+void set_current_recorder(Recorder* r);
+
+// The hook gradient tapes install in their thread: told of every op that ran.
+class OpObserver {
+ public:
+  virtual ~OpObserver() = default;
+  virtual void on_op(const OpDef& op, const Tensor* const* inputs, int num_inputs, const Attrs& attrs,
+                     const TensorList& outputs, SrcLoc loc) = 0;
+};
+OpObserver* current_op_observer();
+void set_current_op_observer(OpObserver* o);
+
+}  // namespace duet

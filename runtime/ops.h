@@ -1,0 +1,105 @@
+// The public ops (DESIGN.md §1): free functions that go through dispatch.
+// Each op's IR name is the function's name; every op takes the caller's
+// location as a defaulted last argument for its errors.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <vector>
+
+#include <duet/runtime/tensor.h>
+
+namespace duet {
+
+// ---- creation (default dtype f32 on the current scope's device) ----------------
+Tensor tensor(std::initializer_list<float> values, Loc loc = Loc::current());
+Tensor tensor(std::initializer_list<double> values, Loc loc = Loc::current());  // f32, as every float literal
+Tensor tensor(std::initializer_list<int> values, Loc loc = Loc::current());
+Tensor tensor(std::initializer_list<int64_t> values, Loc loc = Loc::current());
+Tensor tensor(std::initializer_list<bool> values, Loc loc = Loc::current());
+Tensor tensor(std::initializer_list<double> values, DType dtype, Loc loc = Loc::current());
+Tensor tensor(std::initializer_list<std::initializer_list<float>> rows, Loc loc = Loc::current());
+Tensor tensor(std::initializer_list<std::initializer_list<double>> rows, Loc loc = Loc::current());
+Tensor tensor(std::initializer_list<std::initializer_list<int>> rows, Loc loc = Loc::current());
+Tensor tensor(std::initializer_list<std::initializer_list<double>> rows, DType dtype, Loc loc = Loc::current());
+
+Tensor zeros(const Shape& shape, DType dtype = DType::f32, Loc loc = Loc::current());
+Tensor ones(const Shape& shape, DType dtype = DType::f32, Loc loc = Loc::current());
+Tensor full(const Shape& shape, double value, DType dtype = DType::f32, Loc loc = Loc::current());
+Tensor zeros_like(const Tensor& t, Loc loc = Loc::current());
+Tensor ones_like(const Tensor& t, Loc loc = Loc::current());
+// Normal(0, 1) and uniform [0, 1), reproducible from the seed on any thread count.
+Tensor randn(const Shape& shape, uint64_t seed = 0, DType dtype = DType::f32, Loc loc = Loc::current());
+Tensor rand(const Shape& shape, uint64_t seed = 0, DType dtype = DType::f32, Loc loc = Loc::current());
+Tensor scalar(float v, Loc loc = Loc::current());
+Tensor scalar(double v, Loc loc = Loc::current());  // f32, as tensor({1.5})
+Tensor scalar(int v, Loc loc = Loc::current());
+Tensor scalar(int64_t v, Loc loc = Loc::current());
+Tensor scalar(bool v, Loc loc = Loc::current());
+Tensor scalar(double v, DType dtype, Loc loc = Loc::current());
+template <class T>
+Tensor from_vector(const std::vector<T>& values, const Shape& shape, Loc loc = Loc::current());
+Tensor arange(int64_t n, DType dtype = DType::i32, Loc loc = Loc::current());
+Tensor eye(int64_t n, DType dtype = DType::f32, Loc loc = Loc::current());
+
+// ---- elementwise -------------------------------------------------------------------
+Tensor add(const Operand& a, const Operand& b);
+Tensor sub(const Operand& a, const Operand& b);
+Tensor mul(const Operand& a, const Operand& b);
+Tensor div(const Operand& a, const Operand& b);
+Tensor mod(const Operand& a, const Operand& b);
+Tensor pow(const Operand& a, const Operand& b);
+Tensor maximum(const Operand& a, const Operand& b);
+Tensor minimum(const Operand& a, const Operand& b);
+Tensor less(const Operand& a, const Operand& b);
+Tensor less_equal(const Operand& a, const Operand& b);
+Tensor greater(const Operand& a, const Operand& b);
+Tensor greater_equal(const Operand& a, const Operand& b);
+Tensor equal(const Operand& a, const Operand& b);
+Tensor not_equal(const Operand& a, const Operand& b);
+Tensor logical_and(const Operand& a, const Operand& b);
+Tensor logical_or(const Operand& a, const Operand& b);
+Tensor logical_not(const Tensor& a, Loc loc = Loc::current());
+Tensor where(const Tensor& cond, const Operand& a, const Operand& b);
+
+Tensor neg(const Tensor& x, Loc loc = Loc::current());
+Tensor abs(const Tensor& x, Loc loc = Loc::current());
+Tensor square(const Tensor& x, Loc loc = Loc::current());
+Tensor exp(const Tensor& x, Loc loc = Loc::current());
+Tensor log(const Tensor& x, Loc loc = Loc::current());
+Tensor sqrt(const Tensor& x, Loc loc = Loc::current());
+Tensor rsqrt(const Tensor& x, Loc loc = Loc::current());
+Tensor tanh(const Tensor& x, Loc loc = Loc::current());
+Tensor sigmoid(const Tensor& x, Loc loc = Loc::current());
+Tensor relu(const Tensor& x, Loc loc = Loc::current());
+Tensor gelu(const Tensor& x, Loc loc = Loc::current());
+Tensor cast(const Tensor& x, DType dtype, Loc loc = Loc::current());
+
+// ---- linear algebra and shapes -------------------------------------------------------
+Tensor matmul(const Tensor& a, const Tensor& b, Loc loc = Loc::current());  // 2-D, or batched N-D with broadcasting
+Tensor transpose(const Tensor& a, Loc loc = Loc::current());                // swaps the last two dims
+Tensor transpose(const Tensor& a, const std::vector<int64_t>& perm, Loc loc = Loc::current());
+Tensor reshape(const Tensor& a, const Shape& shape, Loc loc = Loc::current());  // one -1 allowed
+Tensor expand_dims(const Tensor& a, int64_t axis, Loc loc = Loc::current());
+Tensor squeeze(const Tensor& a, const Axes& axes = {}, Loc loc = Loc::current());  // {} = every size-1 dim
+Tensor broadcast_to(const Tensor& a, const Shape& shape, Loc loc = Loc::current());
+Tensor concat(const std::vector<Tensor>& tensors, int64_t axis = 0, Loc loc = Loc::current());
+Tensor slice(const Tensor& a, int64_t axis, int64_t begin, int64_t end, Loc loc = Loc::current());
+Tensor gather(const Tensor& a, const Tensor& indices, int64_t axis = 0, Loc loc = Loc::current());
+
+// ---- reductions and normalizations ---------------------------------------------------
+Tensor sum(const Tensor& a, const Axes& axes = {}, bool keepdims = false, Loc loc = Loc::current());
+Tensor mean(const Tensor& a, const Axes& axes = {}, bool keepdims = false, Loc loc = Loc::current());
+Tensor max(const Tensor& a, const Axes& axes = {}, bool keepdims = false, Loc loc = Loc::current());
+Tensor min(const Tensor& a, const Axes& axes = {}, bool keepdims = false, Loc loc = Loc::current());
+Tensor argmax(const Tensor& a, int64_t axis, Loc loc = Loc::current());  // -> i64
+Tensor softmax(const Tensor& a, int64_t axis = -1, Loc loc = Loc::current());
+Tensor log_softmax(const Tensor& a, int64_t axis = -1, Loc loc = Loc::current());
+Tensor one_hot(const Tensor& labels, int64_t depth, Loc loc = Loc::current());  // -> f32
+
+// ---- neural-network ops ----------------------------------------------------------------
+Tensor conv2d(const Tensor& x, const Tensor& w, int64_t stride = 1, int64_t padding = 0, Loc loc = Loc::current());
+Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride = 0, Loc loc = Loc::current());  // stride 0 = kernel
+Tensor dropout(const Tensor& x, double rate, uint64_t seed = 0, Loc loc = Loc::current());
+
+}  // namespace duet

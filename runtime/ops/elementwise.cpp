@@ -1,0 +1,155 @@
+// Public elementwise ops and the operators: promotion of operands, weakly
+// typed C++ scalars (NOTE [Type promotion], docs/semantics.md).
+#include <fmt/format.h>
+
+#include <duet/runtime/device.h>
+#include <duet/runtime/dispatch.h>
+#include <duet/runtime/ops.h>
+#include <duet/runtime/variable.h>
+
+namespace duet {
+
+namespace {
+#define DUET_X(n) const OpDef& k_##n = op_def(#n);
+DUET_UNARY_SCALAR_OPS(DUET_X)
+DUET_BINARY_SCALAR_OPS(DUET_X)
+DUET_COMPARE_SCALAR_OPS(DUET_X)
+#undef DUET_X
+const OpDef& k_where = op_def("where");
+const OpDef& k_cast = op_def("cast");
+
+// The dtype a C++ scalar has on its own (literal typing).
+DType literal_dtype(const Operand& o) {
+  switch (o.kind()) {
+    case Operand::Kind::floating: return DType::f32;
+    case Operand::Kind::integer: return DType::i32;
+    case Operand::Kind::boolean: return DType::b8;
+    case Operand::Kind::tensor: return o.tensor().dtype();
+  }
+  return DType::f32;
+}
+
+// A weak scalar takes the tensor's dtype when of the same kind; an integer
+// tensor (or b8) with a floating scalar becomes f32, b8 with an integer i32.
+DType with_weak_scalar(DType tensor, const Operand& s) {
+  switch (s.kind()) {
+    case Operand::Kind::floating: return is_floating(tensor) ? tensor : DType::f32;
+    case Operand::Kind::integer: return tensor == DType::b8 ? DType::i32 : tensor;
+    default: return tensor;
+  }
+}
+
+DType result_dtype(const Operand& a, const Operand& b) {
+  if (a.is_tensor() && b.is_tensor()) return promote_types(a.tensor().dtype(), b.tensor().dtype());
+  if (a.is_tensor()) return with_weak_scalar(a.tensor().dtype(), b);
+  if (b.is_tensor()) return with_weak_scalar(b.tensor().dtype(), a);
+  return promote_types(literal_dtype(a), literal_dtype(b));
+}
+
+Device operand_device(const Operand& a, const Operand& b) {
+  if (a.is_tensor()) return a.tensor().device();
+  if (b.is_tensor()) return b.tensor().device();
+  return current_device();
+}
+
+Tensor as_tensor(const Operand& o, DType dtype, Device device) {
+  if (o.is_tensor()) {
+    if (!o.tensor().defined()) return o.tensor();  // dispatch names the undefined operand
+    return o.tensor().dtype() == dtype ? o.tensor() : cast(o.tensor(), dtype, o.loc());
+  }
+  DeviceScope on(device);
+  if (o.kind() == Operand::Kind::floating) return scalar(o.float_value(), dtype, o.loc());
+  return scalar(static_cast<double>(o.int_value()), dtype, o.loc());
+}
+
+Tensor binary(const OpDef& op, const Operand& a, const Operand& b) {
+  // Fast path (W1): two tensors of one dtype need no promotion.
+  if (a.is_tensor() && b.is_tensor() && a.tensor().defined() && b.tensor().defined() &&
+      a.tensor().dtype() == b.tensor().dtype())
+    return dispatch1(op, {&a.tensor(), &b.tensor()}, no_attrs(), a.loc());
+  DType dt = result_dtype(a, b);
+  Device dev = operand_device(a, b);
+  Tensor ta = as_tensor(a, dt, dev), tb = as_tensor(b, dt, dev);
+  return dispatch1(op, {&ta, &tb}, no_attrs(), a.loc());
+}
+
+// Logical ops take b8 as they are: no promotion, so a non-b8 operand is a
+// DTypeError from infer rather than a silent cast.
+Tensor logical(const OpDef& op, const Operand& a, const Operand& b) {
+  Device dev = operand_device(a, b);
+  Tensor ta = a.is_tensor() ? a.tensor() : as_tensor(a, DType::b8, dev);
+  Tensor tb = b.is_tensor() ? b.tensor() : as_tensor(b, DType::b8, dev);
+  return dispatch1(op, {&ta, &tb}, no_attrs(), a.loc());
+}
+
+Tensor unary(const OpDef& op, const Tensor& x, Loc loc) { return dispatch1(op, {&x}, no_attrs(), loc); }
+
+}  // namespace
+
+Operand::Operand(const Tensor& t, Loc loc) : kind_(Kind::tensor), t_(t), loc_(loc) {}
+Operand::Operand(const Variable& v, Loc loc) : kind_(Kind::tensor), t_(v.value()), loc_(loc) {}
+
+Tensor add(const Operand& a, const Operand& b) { return binary(k_add, a, b); }
+Tensor sub(const Operand& a, const Operand& b) { return binary(k_sub, a, b); }
+Tensor mul(const Operand& a, const Operand& b) { return binary(k_mul, a, b); }
+Tensor div(const Operand& a, const Operand& b) { return binary(k_div, a, b); }
+Tensor mod(const Operand& a, const Operand& b) { return binary(k_mod, a, b); }
+Tensor pow(const Operand& a, const Operand& b) { return binary(k_pow, a, b); }
+Tensor maximum(const Operand& a, const Operand& b) { return binary(k_maximum, a, b); }
+Tensor minimum(const Operand& a, const Operand& b) { return binary(k_minimum, a, b); }
+Tensor less(const Operand& a, const Operand& b) { return binary(k_less, a, b); }
+Tensor less_equal(const Operand& a, const Operand& b) { return binary(k_less_equal, a, b); }
+Tensor greater(const Operand& a, const Operand& b) { return binary(k_greater, a, b); }
+Tensor greater_equal(const Operand& a, const Operand& b) { return binary(k_greater_equal, a, b); }
+Tensor equal(const Operand& a, const Operand& b) { return binary(k_equal, a, b); }
+Tensor not_equal(const Operand& a, const Operand& b) { return binary(k_not_equal, a, b); }
+Tensor logical_and(const Operand& a, const Operand& b) { return logical(k_logical_and, a, b); }
+Tensor logical_or(const Operand& a, const Operand& b) { return logical(k_logical_or, a, b); }
+Tensor logical_not(const Tensor& a, Loc loc) { return unary(k_logical_not, a, loc); }
+
+Tensor where(const Tensor& c, const Operand& a, const Operand& b) {
+  DType dt = result_dtype(a, b);
+  Device dev = operand_device(a, b);
+  Tensor ta = as_tensor(a, dt, dev), tb = as_tensor(b, dt, dev);
+  return dispatch1(k_where, {&c, &ta, &tb}, no_attrs(), a.loc());
+}
+
+Tensor neg(const Tensor& x, Loc loc) { return unary(k_neg, x, loc); }
+Tensor abs(const Tensor& x, Loc loc) { return unary(k_abs, x, loc); }
+Tensor square(const Tensor& x, Loc loc) { return unary(k_square, x, loc); }
+Tensor exp(const Tensor& x, Loc loc) { return unary(k_exp, x, loc); }
+Tensor log(const Tensor& x, Loc loc) { return unary(k_log, x, loc); }
+Tensor sqrt(const Tensor& x, Loc loc) { return unary(k_sqrt, x, loc); }
+Tensor rsqrt(const Tensor& x, Loc loc) { return unary(k_rsqrt, x, loc); }
+Tensor tanh(const Tensor& x, Loc loc) { return unary(k_tanh, x, loc); }
+Tensor sigmoid(const Tensor& x, Loc loc) { return unary(k_sigmoid, x, loc); }
+Tensor relu(const Tensor& x, Loc loc) { return unary(k_relu, x, loc); }
+Tensor gelu(const Tensor& x, Loc loc) { return unary(k_gelu, x, loc); }
+
+Tensor cast(const Tensor& x, DType dtype, Loc loc) {
+  if (x.defined() && x.dtype() == dtype) return x;
+  Attrs attrs{{"dtype", dtype}};
+  return dispatch1(k_cast, {&x}, attrs, loc);
+}
+
+Tensor operator+(const Operand& a, const Operand& b) { return add(a, b); }
+Tensor operator-(const Operand& a, const Operand& b) { return sub(a, b); }
+Tensor operator*(const Operand& a, const Operand& b) { return mul(a, b); }
+Tensor operator/(const Operand& a, const Operand& b) { return div(a, b); }
+Tensor operator%(const Operand& a, const Operand& b) { return mod(a, b); }
+Tensor operator<(const Operand& a, const Operand& b) { return less(a, b); }
+Tensor operator<=(const Operand& a, const Operand& b) { return less_equal(a, b); }
+Tensor operator>(const Operand& a, const Operand& b) { return greater(a, b); }
+Tensor operator>=(const Operand& a, const Operand& b) { return greater_equal(a, b); }
+Tensor operator==(const Operand& a, const Operand& b) { return equal(a, b); }
+Tensor operator!=(const Operand& a, const Operand& b) { return not_equal(a, b); }
+Tensor operator&(const Operand& a, const Operand& b) { return logical_and(a, b); }
+Tensor operator|(const Operand& a, const Operand& b) { return logical_or(a, b); }
+
+static Tensor operand_tensor(const Operand& a) {
+  return a.is_tensor() ? a.tensor() : as_tensor(a, literal_dtype(a), current_device());
+}
+Tensor operator-(const Operand& a) { return neg(operand_tensor(a), a.loc()); }
+Tensor operator!(const Operand& a) { return logical_not(operand_tensor(a), a.loc()); }
+
+}  // namespace duet

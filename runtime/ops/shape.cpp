@@ -1,0 +1,74 @@
+// Public shape ops: reshape, transpose, expand_dims, squeeze, broadcast_to,
+// concat, slice, gather.
+#include <fmt/format.h>
+
+#include <duet/runtime/dispatch.h>
+#include <duet/runtime/ops.h>
+
+namespace duet {
+
+namespace {
+const OpDef& k_reshape = op_def("reshape");
+const OpDef& k_transpose = op_def("transpose");
+const OpDef& k_expand_dims = op_def("expand_dims");
+const OpDef& k_squeeze = op_def("squeeze");
+const OpDef& k_broadcast_to = op_def("broadcast_to");
+const OpDef& k_concat = op_def("concat");
+const OpDef& k_slice = op_def("slice");
+const OpDef& k_gather = op_def("gather");
+}  // namespace
+
+Tensor reshape(const Tensor& a, const Shape& shape, Loc loc) {
+  Attrs attrs{{"shape", shape.vec()}};
+  return dispatch1(k_reshape, {&a}, attrs, loc);
+}
+
+Tensor transpose(const Tensor& a, Loc loc) {
+  if (a.defined() && a.rank() < 2)
+    throw ShapeError(format_error("transpose", fmt::format("expects rank >= 2, got {}", a.type().str()), loc));
+  std::vector<int64_t> perm;
+  int r = a.defined() ? a.rank() : 2;
+  for (int i = 0; i < r; ++i) perm.push_back(i);
+  std::swap(perm[r - 1], perm[r - 2]);
+  return transpose(a, perm, loc);
+}
+
+Tensor transpose(const Tensor& a, const std::vector<int64_t>& perm, Loc loc) {
+  Attrs attrs{{"perm", perm}};
+  return dispatch1(k_transpose, {&a}, attrs, loc);
+}
+
+Tensor expand_dims(const Tensor& a, int64_t axis, Loc loc) {
+  Attrs attrs{{"axis", axis}};
+  return dispatch1(k_expand_dims, {&a}, attrs, loc);
+}
+
+Tensor squeeze(const Tensor& a, const Axes& axes, Loc loc) {
+  Attrs attrs{{"axes", axes.vec()}};
+  return dispatch1(k_squeeze, {&a}, attrs, loc);
+}
+
+Tensor broadcast_to(const Tensor& a, const Shape& shape, Loc loc) {
+  Attrs attrs{{"shape", shape.vec()}};
+  return dispatch1(k_broadcast_to, {&a}, attrs, loc);
+}
+
+Tensor concat(const std::vector<Tensor>& tensors, int64_t axis, Loc loc) {
+  std::vector<const Tensor*> ptrs;
+  for (const Tensor& t : tensors) ptrs.push_back(&t);
+  Attrs attrs{{"axis", axis}};
+  TensorList out = dispatch(k_concat, ptrs.data(), static_cast<int>(ptrs.size()), attrs, loc);
+  return std::move(out[0]);
+}
+
+Tensor slice(const Tensor& a, int64_t axis, int64_t begin, int64_t end, Loc loc) {
+  Attrs attrs{{"axis", axis}, {"begin", begin}, {"end", end}};
+  return dispatch1(k_slice, {&a}, attrs, loc);
+}
+
+Tensor gather(const Tensor& a, const Tensor& indices, int64_t axis, Loc loc) {
+  Attrs attrs{{"axis", axis}};
+  return dispatch1(k_gather, {&a, &indices}, attrs, loc);
+}
+
+}  // namespace duet

@@ -1,0 +1,182 @@
+// Tensor handles, TensorImpl's lifetime, host reads (item, to_vector).
+#include <duet/runtime/tensor.h>
+
+#include <cstring>
+#include <new>
+
+#include <fmt/format.h>
+
+#include <duet/backends/cpu/allocator.h>
+#include <duet/graph/scalar.h>
+#include <duet/runtime/dispatch.h>
+#include <duet/runtime/tensor_impl.h>
+#include <duet/runtime/variable.h>
+
+namespace duet {
+
+// ---- TensorImpl -------------------------------------------------------------------
+
+TensorImpl* TensorImpl::create(const TensorType& type, Device device) {
+  size_t block = 0;
+  void* p = cpu::alloc(sizeof(TensorImpl), &block);
+  auto* t = new (p) TensorImpl;
+  t->block_bytes_ = block;
+  t->type = type;
+  t->device_ = device;
+  try {
+    t->storage = Storage::allocate(static_cast<size_t>(type.shape.numel()) * dtype_size(type.dtype), device);
+  } catch (...) {
+    t->destroy();
+    throw;
+  }
+  return t;
+}
+
+TensorImpl* TensorImpl::create_view(const TensorType& type, Storage* storage) {
+  size_t block = 0;
+  void* p = cpu::alloc(sizeof(TensorImpl), &block);
+  auto* t = new (p) TensorImpl;
+  t->block_bytes_ = block;
+  t->type = type;
+  t->storage = storage;
+  if (storage) {
+    storage->retain();
+    t->device_ = storage->device();
+  }
+  return t;
+}
+
+void TensorImpl::destroy() {
+  if (storage) storage->release();
+  size_t block = block_bytes_;
+  this->~TensorImpl();
+  cpu::free(this, block);
+}
+
+// ---- Tensor handle ----------------------------------------------------------------
+
+Tensor::Tensor(const Tensor& o) : impl_(o.impl_) {
+  if (impl_) impl_->retain();
+}
+Tensor& Tensor::operator=(const Tensor& o) {
+  if (o.impl_) o.impl_->retain();
+  if (impl_) impl_->release();
+  impl_ = o.impl_;
+  return *this;
+}
+Tensor& Tensor::operator=(Tensor&& o) noexcept {
+  if (this != &o) {
+    if (impl_) impl_->release();
+    impl_ = o.impl_;
+    o.impl_ = nullptr;
+  }
+  return *this;
+}
+Tensor::~Tensor() {
+  if (impl_) impl_->release();
+}
+Tensor::Tensor(const Variable& v) : Tensor(v.value()) {}
+
+static TensorImpl* checked(const Tensor* t, const char* what) {
+  if (!t->impl()) throw Error(fmt::format("{}: the tensor is undefined", what));
+  return t->impl();
+}
+
+const TensorType& Tensor::type() const { return checked(this, "type")->type; }
+const Shape& Tensor::shape() const { return checked(this, "shape")->type.shape; }
+DType Tensor::dtype() const { return checked(this, "dtype")->type.dtype; }
+Device Tensor::device() const { return checked(this, "device")->device(); }
+int64_t Tensor::numel() const { return shape().numel(); }
+int Tensor::rank() const { return shape().rank(); }
+
+const void* Tensor::data_ptr() const {
+  TensorImpl* impl = checked(this, "data_ptr");
+  if (!impl->storage) throw TraceError("data_ptr: a symbolic tensor has no data");
+  return impl->data();
+}
+
+// ---- host reads ------------------------------------------------------------------------
+
+namespace {
+
+// A host read of a traced value has nothing to read: say what to use instead.
+void check_host_readable(const Tensor& t, const char* what, SrcLoc loc) {
+  if (!t.defined()) throw Error(format_error(what, "the tensor is undefined", loc));
+  if (!t.impl()->storage || current_recorder())
+    throw TraceError(format_error(
+        what,
+        fmt::format("cannot read the value of a {} on the host while tracing; branch with cond() or loop "
+                    "with while_loop() instead",
+                    t.type().str()),
+        loc));
+  if (!t.device().is_cpu()) throw DeviceError(format_error(what, "the tensor is on " + t.device().str(), loc));
+}
+
+template <class T>
+T element_as(const TensorImpl* impl, int64_t i) {
+  switch (impl->type.dtype) {
+    case DType::b8: return scalar_math::cast<T>(impl->ptr<bool>()[i]);
+    case DType::i32: return scalar_math::cast<T>(impl->ptr<int32_t>()[i]);
+    case DType::i64: return scalar_math::cast<T>(impl->ptr<int64_t>()[i]);
+    case DType::f32: return scalar_math::cast<T>(impl->ptr<float>()[i]);
+    case DType::f64: return scalar_math::cast<T>(impl->ptr<double>()[i]);
+  }
+  return T();
+}
+
+}  // namespace
+
+template <class T>
+T Tensor::item(Loc loc) const {
+  check_host_readable(*this, "item", loc);
+  if (numel() != 1)
+    throw ShapeError(format_error("item", fmt::format("expects one element, got {}", type().str()), loc));
+  return element_as<T>(impl_, 0);
+}
+
+template <class T>
+std::vector<T> Tensor::to_vector(Loc loc) const {
+  check_host_readable(*this, "to_vector", loc);
+  int64_t n = numel();
+  std::vector<T> out(static_cast<size_t>(n));
+  if (dtype() == dtype_of<T>::value) {
+    if (n) std::memcpy(out.data(), impl_->data(), static_cast<size_t>(n) * sizeof(T));
+    return out;
+  }
+  for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = element_as<T>(impl_, i);
+  return out;
+}
+
+template <>
+std::vector<bool> Tensor::to_vector<bool>(Loc loc) const {
+  check_host_readable(*this, "to_vector", loc);
+  std::vector<bool> out(static_cast<size_t>(numel()));
+  for (int64_t i = 0; i < numel(); ++i) out[static_cast<size_t>(i)] = element_as<bool>(impl_, i);
+  return out;
+}
+
+#define DUET_INSTANTIATE_READS(T)                          \
+  template T Tensor::item<T>(Loc) const;                   \
+  template std::vector<T> Tensor::to_vector<T>(Loc) const;
+DUET_INSTANTIATE_READS(float)
+DUET_INSTANTIATE_READS(double)
+DUET_INSTANTIATE_READS(int32_t)
+DUET_INSTANTIATE_READS(int64_t)
+template bool Tensor::item<bool>(Loc) const;
+#undef DUET_INSTANTIATE_READS
+
+Tensor::operator bool() const {
+  Loc loc = Loc::current();
+  if (defined() && dtype() != DType::b8)
+    throw DTypeError(format_error("bool", fmt::format("only a b8 tensor converts to bool, got {}", type().str()), loc));
+  return item<bool>();
+}
+
+Tensor Tensor::to(Device device, Loc loc) const {
+  if (!defined()) throw Error(format_error("to", "the tensor is undefined", loc));
+  if (device == this->device()) return *this;
+  throw DeviceError(format_error("to", "this build has no " + device.str() + " backend (see cuda_available())", loc));
+}
+Tensor Tensor::cpu(Loc loc) const { return to(Device::cpu(), loc); }
+
+}  // namespace duet

@@ -1,0 +1,40 @@
+// TensorImpl: what a Tensor handle points at. Internal to duet's layers.
+#pragma once
+
+#include <atomic>
+
+#include <duet/backends/storage.h>
+#include <duet/graph/types.h>
+
+namespace duet {
+
+class TensorImpl {
+ public:
+  // A new concrete tensor with fresh (uninitialised) storage.
+  static TensorImpl* create(const TensorType& type, Device device);
+  // A tensor of `type` over existing storage (retains it).
+  static TensorImpl* create_view(const TensorType& type, Storage* storage);
+
+  void retain() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
+  }
+
+  TensorType type;
+  Storage* storage = nullptr;
+  // Set while tracing: the symbolic value this tensor stands for (no storage).
+  void* symbol = nullptr;
+
+  void* data() const { return storage ? storage->data() : nullptr; }
+  template <class T> T* ptr() const { return static_cast<T*>(data()); }
+  Device device() const { return storage ? storage->device() : device_; }
+
+ private:
+  TensorImpl() = default;
+  void destroy();
+  std::atomic<int32_t> refs_{1};
+  size_t block_bytes_ = 0;
+  Device device_;
+};
+
+}  // namespace duet

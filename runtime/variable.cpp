@@ -1,0 +1,66 @@
+// Variables: shared mutable state behind a handle.
+//
+// NOTE [Variables hold immutable tensors]
+// A variable's value is a Tensor, and tensors are immutable, so assign swaps
+// in a tensor holding the new values and value() hands out the current one:
+// a snapshot stays valid forever and costs nothing. The swap is under a
+// mutex, so reads and assigns from many threads never tear.
+#include <duet/runtime/variable.h>
+
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include <duet/runtime/ops.h>
+
+namespace duet {
+
+struct VariableState {
+  std::mutex mu;
+  Tensor value;
+  std::string name;
+  bool trainable = true;
+};
+
+Variable::Variable(const Tensor& initial, std::string name, bool trainable, Loc loc)
+    : state_(std::make_shared<VariableState>()) {
+  if (!initial.defined()) throw Error(format_error("Variable", "the initial value is undefined", loc));
+  state_->value = initial;
+  state_->name = std::move(name);
+  state_->trainable = trainable;
+}
+
+static VariableState& checked(const std::shared_ptr<VariableState>& s) {
+  if (!s) throw Error("Variable: the handle is empty (default-constructed)");
+  return *s;
+}
+
+Tensor Variable::value() const {
+  VariableState& s = checked(state_);
+  std::lock_guard<std::mutex> lock(s.mu);
+  return s.value;
+}
+const std::string& Variable::name() const { return checked(state_).name; }
+bool Variable::trainable() const { return checked(state_).trainable; }
+const Shape& Variable::shape() const { return checked(state_).value.shape(); }  // shape never changes
+DType Variable::dtype() const { return checked(state_).value.dtype(); }
+Device Variable::device() const { return checked(state_).value.device(); }
+
+void Variable::assign(const Tensor& t, Loc loc) {
+  VariableState& s = checked(state_);
+  if (!t.defined()) throw Error(format_error("assign", "the value is undefined", loc));
+  const TensorType& cur = s.value.type();
+  if (t.dtype() != cur.dtype)
+    throw DTypeError(format_error("assign", fmt::format("variable '{}' is {}, the value is {}", s.name, cur.str(),
+                                                        t.type().str()), loc));
+  if (!(t.shape() == cur.shape))
+    throw ShapeError(format_error("assign", fmt::format("variable '{}' is {}, the value is {}", s.name, cur.str(),
+                                                        t.type().str()), loc));
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.value = t;
+}
+
+void Variable::assign_add(const Tensor& t, Loc loc) { assign(add(Operand(value(), loc), Operand(t, loc)), loc); }
+void Variable::assign_sub(const Tensor& t, Loc loc) { assign(sub(Operand(value(), loc), Operand(t, loc)), loc); }
+
+}  // namespace duet
