@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 packages=(
   g++ cmake ninja-build python3 zlib1g-dev pkg-config   # toolchain
   llvm-16-dev libzstd-dev llvm-16-tools                 # JIT, FileCheck and lit
-  libdnnl-dev                                           # oneDNN kernels
+  libdnnl-dev ocl-icd-opencl-dev                        # oneDNN kernels (its CMake config wants OpenCL)
   catch2 libfmt-dev nlohmann-json3-dev                  # tests, formatting, JSON
   dataset-fashion-mnist                                 # the real data set
   graphviz                                              # graph dumps as pictures
