@@ -2,6 +2,7 @@
 #include <duet/graph/op_def.h>
 
 #include <algorithm>
+#include <limits>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -45,14 +46,68 @@ const std::vector<int64_t>& Attrs::get_ints(std::string_view n) const {
   return get_as<std::vector<int64_t>>(get(n), n);
 }
 
-static std::string attr_value_str(const AttrValue& v) {
+bool Dense::operator==(const Dense& o) const {
+  if (data == o.data) return true;
+  if (!data || !o.data) return false;
+  return data->dtype == o.data->dtype && data->shape == o.data->shape && data->bytes == o.data->bytes;
+}
+
+const Dense& Attrs::get_dense(std::string_view n) const { return get_as<Dense>(get(n), n); }
+
+std::string format_real(double d) {
+  if (d != d) return "nan";
+  if (d == std::numeric_limits<double>::infinity()) return "inf";
+  if (d == -std::numeric_limits<double>::infinity()) return "-inf";
+  std::string s = fmt::format("{}", d);
+  if (s.find_first_of(".e") == std::string::npos) s += ".0";  // stays a real when parsed back
+  return s;
+}
+
+std::string quote_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\', out += c;
+    else if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else out += c;
+  }
+  return out + "\"";
+}
+
+static std::string dense_str(const Dense& d) {
+  if (!d.data) return "dense<>";
+  const DenseData& v = *d.data;
+  int64_t n = v.shape.numel();
+  std::string s = "dense<";
+  for (int64_t i = 0; i < n; ++i) {
+    if (i) s += ", ";
+    const uint8_t* p = v.bytes.data();
+    switch (v.dtype) {
+      case DType::b8: s += p[i] ? "true" : "false"; break;
+      case DType::i32: s += std::to_string(reinterpret_cast<const int32_t*>(p)[i]); break;
+      case DType::i64: s += std::to_string(reinterpret_cast<const int64_t*>(p)[i]); break;
+      case DType::f32: {
+        float f = reinterpret_cast<const float*>(p)[i];
+        std::string t = f != f ? "nan" : fmt::format("{}", f);
+        if (t.find_first_of(".ein") == std::string::npos) t += ".0";
+        s += t;
+        break;
+      }
+      case DType::f64: s += format_real(reinterpret_cast<const double*>(p)[i]); break;
+    }
+  }
+  return s + ">";
+}
+
+std::string format_attr_value(const AttrValue& v) {
   struct {
     std::string operator()(bool b) { return b ? "true" : "false"; }
     std::string operator()(int64_t i) { return std::to_string(i); }
-    std::string operator()(double d) { return fmt::format("{}", d); }
-    std::string operator()(const std::string& s) { return fmt::format("\"{}\"", s); }
+    std::string operator()(double d) { return format_real(d); }
+    std::string operator()(const std::string& s) { return quote_string(s); }
     std::string operator()(DType t) { return dtype_name(t); }
     std::string operator()(const std::vector<int64_t>& v) { return fmt::format("[{}]", fmt::join(v, ", ")); }
+    std::string operator()(const Dense& d) { return dense_str(d); }
   } visitor;
   return std::visit(visitor, v);
 }
@@ -62,7 +117,7 @@ std::string Attrs::str() const {
   std::string s = "{";
   for (size_t i = 0; i < items_.size(); ++i) {
     if (i) s += ", ";
-    s += items_[i].first + "=" + attr_value_str(items_[i].second);
+    s += items_[i].first + "=" + format_attr_value(items_[i].second);
   }
   return s + "}";
 }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -19,8 +20,20 @@ namespace duet {
 
 // ---- attributes --------------------------------------------------------------
 
-using AttrValue = std::variant<bool, int64_t, double, std::string, DType, std::vector<int64_t>>;
-enum class AttrKind : uint8_t { boolean, integer, real, string, dtype, ints };
+// The elements of a constant: dtype, shape and row-major bytes. Shared, and
+// compared by value (so cse merges equal constants).
+struct DenseData {
+  DType dtype = DType::f32;
+  Shape shape;
+  std::vector<uint8_t> bytes;
+};
+struct Dense {
+  std::shared_ptr<const DenseData> data;
+  bool operator==(const Dense& o) const;
+};
+
+using AttrValue = std::variant<bool, int64_t, double, std::string, DType, std::vector<int64_t>, Dense>;
+enum class AttrKind : uint8_t { boolean, integer, real, string, dtype, ints, dense };
 
 // Attributes of one node or call, in schema order. Prints as
 // {axes=[1], keepdims=false}.
@@ -37,6 +50,7 @@ class Attrs {
   DType get_dtype(std::string_view name) const;
   const std::string& get_string(std::string_view name) const;
   const std::vector<int64_t>& get_ints(std::string_view name) const;
+  const Dense& get_dense(std::string_view name) const;
   const std::vector<std::pair<std::string, AttrValue>>& items() const { return items_; }
   bool empty() const { return items_.empty(); }
   std::string str() const;  // "" when empty
@@ -46,6 +60,12 @@ class Attrs {
   const AttrValue& get(std::string_view name) const;
   std::vector<std::pair<std::string, AttrValue>> items_;
 };
+
+// Text of one attribute value as the IR prints it; reals always carry a '.'
+// or an exponent, strings are quoted with C escapes.
+std::string format_attr_value(const AttrValue& v);
+std::string format_real(double d);
+std::string quote_string(const std::string& s);
 
 // ---- type inference ------------------------------------------------------------
 
@@ -99,6 +119,7 @@ enum OpTrait : uint32_t {
   kView = 1u << 5,             // result 0 shares operand 0's storage (reshape)
   kNotDifferentiable = 1u << 6,
   kVariadic = 1u << 7,         // any number of operands (concat)
+  kStructural = 1u << 8,       // run by the Program engine, not a kernel (constant, cond, while, fusion)
 };
 
 struct AttrSpec {

@@ -1,0 +1,19 @@
+// The IR's text form, read (DESIGN.md §2.3). Errors are ParseErrors with
+// line, column, the offending line and a caret under the column.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <duet/graph/ir.h>
+
+namespace duet {
+
+// Every `func` in the text, in order.
+std::vector<std::unique_ptr<Graph>> parse_module(std::string_view text, const std::string& source_name = "<input>");
+// Exactly one `func`.
+std::unique_ptr<Graph> parse_graph(std::string_view text, const std::string& source_name = "<input>");
+
+}  // namespace duet
