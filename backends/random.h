@@ -16,6 +16,12 @@ inline uint64_t hash(uint64_t seed, uint64_t counter) {
   return z ^ (z >> 31);
 }
 
+// The seed of an independent stream: rand, randn and dropout draw from
+// different streams so that rand(seed) and dropout(x, rate, seed) are not
+// correlated.
+enum Stream : uint64_t { kRand = 1, kRandn = 2, kDropout = 3 };
+inline uint64_t stream_seed(uint64_t seed, Stream s) { return hash(seed, ~uint64_t(s)); }
+
 // Uniform in [0, 1) with 53 random bits.
 inline double uniform(uint64_t seed, uint64_t i) { return double(hash(seed, i) >> 11) * 0x1.0p-53; }
 

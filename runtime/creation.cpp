@@ -95,13 +95,15 @@ static void require_float(DType dtype, const char* what, SrcLoc loc) {
 
 Tensor randn(const Shape& shape, uint64_t seed, DType dtype, Loc loc) {
   require_float(dtype, "randn", loc);
-  return generate(shape, dtype, "randn", loc, [&](int64_t i) { return random::normal(seed, uint64_t(i)); });
+  uint64_t s = random::stream_seed(seed, random::kRandn);
+  return generate(shape, dtype, "randn", loc, [&](int64_t i) { return random::normal(s, uint64_t(i)); });
 }
 Tensor rand(const Shape& shape, uint64_t seed, DType dtype, Loc loc) {
   require_float(dtype, "rand", loc);
   // In f32, round down so that the result stays < 1.
+  uint64_t s = random::stream_seed(seed, random::kRand);
   return generate(shape, dtype, "rand", loc, [&](int64_t i) {
-    double u = random::uniform(seed, uint64_t(i));
+    double u = random::uniform(s, uint64_t(i));
     return dtype == DType::f32 ? double(float(u) < 1.0f ? float(u) : 0x1.fffffep-1f) : u;
   });
 }

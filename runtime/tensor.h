@@ -100,7 +100,7 @@ class Operand {
   Operand(float v, Loc loc = Loc::current()) : kind_(Kind::floating), f_(v), loc_(loc) {}    // NOLINT
   Operand(double v, Loc loc = Loc::current()) : kind_(Kind::floating), f_(v), loc_(loc) {}   // NOLINT
   Operand(int v, Loc loc = Loc::current()) : kind_(Kind::integer), i_(v), loc_(loc) {}       // NOLINT
-  Operand(int64_t v, Loc loc = Loc::current()) : kind_(Kind::integer), i_(v), loc_(loc) {}   // NOLINT
+  Operand(int64_t v, Loc loc = Loc::current()) : kind_(Kind::integer), i_(v), wide_(true), loc_(loc) {}  // NOLINT
   Operand(bool v, Loc loc = Loc::current()) : kind_(Kind::boolean), i_(v), loc_(loc) {}      // NOLINT
 
   enum class Kind : uint8_t { tensor, floating, integer, boolean };
@@ -109,6 +109,7 @@ class Operand {
   const Tensor& tensor() const { return t_; }
   double float_value() const { return f_; }
   int64_t int_value() const { return i_; }
+  bool is_int64() const { return wide_; }  // an int64_t scalar: i64 on its own
   const Loc& loc() const { return loc_; }
 
  private:
@@ -116,6 +117,7 @@ class Operand {
   Tensor t_;
   double f_ = 0;
   int64_t i_ = 0;
+  bool wide_ = false;
   Loc loc_;
 };
 
@@ -132,6 +134,10 @@ Tensor operator>=(const Operand& a, const Operand& b);
 Tensor operator==(const Operand& a, const Operand& b);
 Tensor operator!=(const Operand& a, const Operand& b);
 Tensor operator!(const Operand& a);
+// `!t` on a Tensor needs an exact overload: converting to Operand would be
+// ambiguous with the explicit bool conversion, so this one form cannot name
+// the caller's line (logical_not(t) can).
+Tensor operator!(const Tensor& a);
 Tensor operator&(const Operand& a, const Operand& b);
 Tensor operator|(const Operand& a, const Operand& b);
 

@@ -78,7 +78,7 @@ void max_pool2d_kernel(KernelContext& ctx) {
 // Element i is kept when its uniform draw is >= rate, and scaled by 1/(1-rate).
 void dropout_kernel(KernelContext& ctx) {
   double rate = ctx.attrs.get_float("rate");
-  uint64_t seed = static_cast<uint64_t>(ctx.attrs.get_int("seed"));
+  uint64_t seed = random::stream_seed(static_cast<uint64_t>(ctx.attrs.get_int("seed")), random::kDropout);
   int64_t n = ctx.out(0).numel();
   visit_dtype(ctx.in(0).dtype, [&](auto t) {
     using T = decltype(t);

@@ -1,11 +1,19 @@
 // oneDNN primitives for f32 matmul, conv2d and max_pool2d. Primitives are
 // built once per shape and kept in a cache under a mutex (building one costs
 // far more than running a small one); execution needs no lock.
+//
+// NOTE [oneDNN scratchpads]
+// By default oneDNN gives every primitive one library-owned scratchpad that
+// is shared unless the library was built with DNNL_ENABLE_CONCURRENT_EXEC,
+// which Debian's is not: two threads running matmuls at once would scribble
+// on each other's scratch memory. So every primitive is built with a
+// user-managed scratchpad, and each execution passes a per-thread buffer.
 #include <duet/backends/cpu/onednn.h>
 
 #include <map>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -42,15 +50,29 @@ dims plain_strides(const dims& d) {
 
 dnnl::memory::desc plain(const dims& d) { return dnnl::memory::desc(d, dt::f32, plain_strides(d)); }
 
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+// A primitive and the size of the scratchpad it needs.
+template <class Prim>
+struct Cached {
+  Prim prim;
+  dnnl::memory::desc scratch;
+};
+
 template <class Prim>
 class Cache {
  public:
   template <class Make>
-  std::shared_ptr<Prim> get(const std::vector<int64_t>& key, Make make) {
+  std::shared_ptr<Cached<Prim>> get(const std::vector<int64_t>& key, Make make) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = map_.find(key);
     if (it != map_.end()) return it->second;
-    auto p = std::make_shared<Prim>(make());
+    auto pd = make();
+    auto p = std::make_shared<Cached<Prim>>(Cached<Prim>{Prim(pd), pd.scratchpad_desc()});
     if (map_.size() > 4096) map_.clear();  // a crude bound; shapes rarely vary this much
     map_.emplace(key, p);
     return p;
@@ -58,8 +80,19 @@ class Cache {
 
  private:
   std::mutex mu_;
-  std::map<std::vector<int64_t>, std::shared_ptr<Prim>> map_;
+  std::map<std::vector<int64_t>, std::shared_ptr<Cached<Prim>>> map_;
 };
+
+// Runs a cached primitive with this thread's scratchpad (NOTE [oneDNN scratchpads]).
+template <class Prim>
+void execute(const Cached<Prim>& c, std::unordered_map<int, dnnl::memory> args) {
+  thread_local std::vector<uint8_t> scratch;
+  size_t bytes = c.scratch.get_size();
+  if (scratch.size() < bytes) scratch.resize(bytes);
+  args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(c.scratch, engine(), scratch.data()));
+  c.prim.execute(stream(), args);
+  stream().wait();
+}
 
 // oneDNN wants equal ranks: pad with leading 1s.
 dims padded(const Shape& s, size_t rank) {
@@ -83,13 +116,12 @@ void matmul_f32(const float* a, const Shape& as, const float* b, const Shape& bs
     key.insert(key.end(), bd.begin(), bd.end());
     auto prim = cache.get(key, [&] {
       dnnl::matmul::desc desc(plain(ad), plain(bd), plain(cd));
-      return dnnl::matmul(dnnl::matmul::primitive_desc(desc, engine()));
+      return dnnl::matmul::primitive_desc(desc, user_scratchpad(), engine());
     });
     dnnl::memory ma(plain(ad), engine(), const_cast<float*>(a));
     dnnl::memory mb(plain(bd), engine(), const_cast<float*>(b));
     dnnl::memory mc(plain(cd), engine(), c);
-    prim->execute(stream(), {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
-    stream().wait();
+    execute(*prim, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
   } catch (const dnnl::error& e) {
     rethrow(e, "matmul");
   }
@@ -108,13 +140,12 @@ void conv2d_f32(const float* x, const Shape& xs, const float* w, const Shape& ws
       dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
                                            plain(xd), plain(wd), plain(yd), {stride, stride}, {padding, padding},
                                            {padding, padding});
-      return dnnl::convolution_forward(dnnl::convolution_forward::primitive_desc(desc, engine()));
+      return dnnl::convolution_forward::primitive_desc(desc, user_scratchpad(), engine());
     });
     dnnl::memory mx(plain(xd), engine(), const_cast<float*>(x));
     dnnl::memory mw(plain(wd), engine(), const_cast<float*>(w));
     dnnl::memory my(plain(yd), engine(), y);
-    prim->execute(stream(), {{DNNL_ARG_SRC, mx}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, my}});
-    stream().wait();
+    execute(*prim, {{DNNL_ARG_SRC, mx}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, my}});
   } catch (const dnnl::error& e) {
     rethrow(e, "conv2d");
   }
@@ -130,12 +161,11 @@ void max_pool2d_f32(const float* x, const Shape& xs, float* y, const Shape& ys, 
     auto prim = cache.get(key, [&] {
       dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, plain(xd),
                                        plain(yd), {stride, stride}, {kernel, kernel}, {0, 0}, {0, 0});
-      return dnnl::pooling_forward(dnnl::pooling_forward::primitive_desc(desc, engine()));
+      return dnnl::pooling_forward::primitive_desc(desc, user_scratchpad(), engine());
     });
     dnnl::memory mx(plain(xd), engine(), const_cast<float*>(x));
     dnnl::memory my(plain(yd), engine(), y);
-    prim->execute(stream(), {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DST, my}});
-    stream().wait();
+    execute(*prim, {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DST, my}});
   } catch (const dnnl::error& e) {
     rethrow(e, "max_pool2d");
   }

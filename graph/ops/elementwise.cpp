@@ -39,7 +39,7 @@ std::vector<int> reduction_axes(const std::vector<int64_t>& axes, int rank, cons
     }
     if (std::find(out.begin(), out.end(), static_cast<int>(n)) != out.end()) {
       std::string what = fmt::format("axis {} is repeated", a);
-      if (ctx) ctx->error(what);
+      if (ctx) ctx->error(what + " (" + ctx->operand_types() + ")");
       throw Error(what);
     }
     out.push_back(static_cast<int>(n));

@@ -25,7 +25,7 @@ void infer_matmul(InferContext& ctx) {
 }
 
 void check_window(InferContext& ctx, const char* what, int64_t v, int64_t min) {
-  if (v < min) ctx.error(fmt::format("{} must be >= {}, got {}", what, min, v));
+  if (v < min) ctx.error(fmt::format("{} must be >= {}, got {} ({})", what, min, v, ctx.operand_types()));
 }
 
 void infer_conv2d(InferContext& ctx) {
@@ -65,7 +65,7 @@ void infer_dropout(InferContext& ctx) {
   const TensorType& x = ctx.in(0);
   if (!is_floating(x.dtype)) ctx.dtype_error(fmt::format("expects a floating dtype, got {}", x.str()));
   double rate = ctx.attrs().get_float("rate");
-  if (!(rate >= 0.0 && rate < 1.0)) ctx.error(fmt::format("rate must be in [0, 1), got {}", rate));
+  if (!(rate >= 0.0 && rate < 1.0)) ctx.error(fmt::format("rate must be in [0, 1), got {} ({})", rate, x.str()));
   ctx.results.push_back(x);
 }
 

@@ -19,10 +19,11 @@ void infer_reshape(InferContext& ctx) {
   int64_t known = 1;
   for (size_t i = 0; i < req.size(); ++i) {
     if (req[i] == -1) {
-      if (infer_at >= 0) ctx.shape_error(fmt::format("only one -1 is allowed in [{}]", fmt::join(req, ",")));
+      if (infer_at >= 0)
+        ctx.shape_error(fmt::format("only one -1 is allowed in [{}] (reshaping {})", fmt::join(req, ","), x.str()));
       infer_at = static_cast<int>(i);
     } else if (req[i] < 0) {
-      ctx.shape_error(fmt::format("bad dim {} in [{}]", req[i], fmt::join(req, ",")));
+      ctx.shape_error(fmt::format("bad dim {} in [{}] (reshaping {})", req[i], fmt::join(req, ","), x.str()));
     } else {
       known *= req[i];
     }
@@ -54,7 +55,7 @@ void infer_transpose(InferContext& ctx) {
   for (int64_t p : perm) {
     int64_t a = p < 0 ? p + r : p;
     if (a < 0 || a >= r || seen[a])
-      ctx.shape_error(fmt::format("perm [{}] is not a permutation of {} axes", fmt::join(perm, ","), r));
+      ctx.shape_error(fmt::format("perm [{}] is not a permutation of the {} axes of {}", fmt::join(perm, ","), r, x.str()));
     seen[a] = true;
     out.push_back(x.shape.dim(static_cast<int>(a)));
   }
@@ -159,7 +160,7 @@ void infer_one_hot(InferContext& ctx) {
   const TensorType& labels = ctx.in(0);
   if (!is_integral(labels.dtype)) ctx.dtype_error(fmt::format("labels must be i32 or i64, got {}", labels.str()));
   int64_t depth = ctx.attrs().get_int("depth");
-  if (depth < 0) ctx.error(fmt::format("depth must be >= 0, got {}", depth));
+  if (depth < 0) ctx.error(fmt::format("depth must be >= 0, got {} (labels {})", depth, labels.str()));
   Shape out = labels.shape;
   out.push_back(depth);
   ctx.add_result(DType::f32, out);

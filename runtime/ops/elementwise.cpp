@@ -2,6 +2,7 @@
 // typed C++ scalars (NOTE [Type promotion], docs/semantics.md).
 #include <fmt/format.h>
 
+#include <duet/graph/ops/infer_util.h>
 #include <duet/runtime/device.h>
 #include <duet/runtime/dispatch.h>
 #include <duet/runtime/ops.h>
@@ -22,7 +23,7 @@ const OpDef& k_cast = op_def("cast");
 DType literal_dtype(const Operand& o) {
   switch (o.kind()) {
     case Operand::Kind::floating: return DType::f32;
-    case Operand::Kind::integer: return DType::i32;
+    case Operand::Kind::integer: return o.is_int64() ? DType::i64 : DType::i32;
     case Operand::Kind::boolean: return DType::b8;
     case Operand::Kind::tensor: return o.tensor().dtype();
   }
@@ -59,7 +60,34 @@ Tensor as_tensor(const Operand& o, DType dtype, Device device) {
   }
   DeviceScope on(device);
   if (o.kind() == Operand::Kind::floating) return scalar(o.float_value(), dtype, o.loc());
-  return scalar(static_cast<double>(o.int_value()), dtype, o.loc());
+  // Integers stay exact (no trip through double) and wrap into a narrower
+  // integer dtype, as NOTE [Type promotion] says.
+  int64_t v = o.int_value();
+  switch (dtype) {
+    case DType::i64: return scalar(v, o.loc());
+    case DType::i32: return scalar(static_cast<int>(static_cast<int32_t>(static_cast<uint32_t>(v))), o.loc());
+    case DType::b8: return scalar(v != 0, o.loc());
+    default: return scalar(static_cast<double>(v), dtype, o.loc());
+  }
+}
+
+[[noreturn]] void undefined_operand(const OpDef& op, int i, const Operand& o) {
+  throw Error(format_error(op.name(), fmt::format("operand {} is an undefined tensor", i), o.loc()));
+}
+
+// Shapes are checked before promotion so the message names the operands as
+// the user gave them (i32[2,3], not the promoted f32[2,3]).
+void check_operands(const OpDef& op, const Operand& a, const Operand& b) {
+  if (a.is_tensor() && !a.tensor().defined()) undefined_operand(op, 0, a);
+  if (b.is_tensor() && !b.tensor().defined()) undefined_operand(op, 1, b);
+  if (a.is_tensor() && b.is_tensor()) {
+    Shape out;
+    if (!broadcast_shapes(a.tensor().shape(), b.tensor().shape(), &out))
+      throw ShapeError(format_error(op.name(),
+                                    fmt::format("shapes do not broadcast: {}, {}", a.tensor().type().str(),
+                                                b.tensor().type().str()),
+                                    a.loc()));
+  }
 }
 
 Tensor binary(const OpDef& op, const Operand& a, const Operand& b) {
@@ -67,6 +95,7 @@ Tensor binary(const OpDef& op, const Operand& a, const Operand& b) {
   if (a.is_tensor() && b.is_tensor() && a.tensor().defined() && b.tensor().defined() &&
       a.tensor().dtype() == b.tensor().dtype())
     return dispatch1(op, {&a.tensor(), &b.tensor()}, no_attrs(), a.loc());
+  check_operands(op, a, b);
   DType dt = result_dtype(a, b);
   Device dev = operand_device(a, b);
   Tensor ta = as_tensor(a, dt, dev), tb = as_tensor(b, dt, dev);
@@ -76,6 +105,8 @@ Tensor binary(const OpDef& op, const Operand& a, const Operand& b) {
 // Logical ops take b8 as they are: no promotion, so a non-b8 operand is a
 // DTypeError from infer rather than a silent cast.
 Tensor logical(const OpDef& op, const Operand& a, const Operand& b) {
+  if (a.is_tensor() && !a.tensor().defined()) undefined_operand(op, 0, a);
+  if (b.is_tensor() && !b.tensor().defined()) undefined_operand(op, 1, b);
   Device dev = operand_device(a, b);
   Tensor ta = a.is_tensor() ? a.tensor() : as_tensor(a, DType::b8, dev);
   Tensor tb = b.is_tensor() ? b.tensor() : as_tensor(b, DType::b8, dev);
@@ -108,6 +139,8 @@ Tensor logical_or(const Operand& a, const Operand& b) { return logical(k_logical
 Tensor logical_not(const Tensor& a, Loc loc) { return unary(k_logical_not, a, loc); }
 
 Tensor where(const Tensor& c, const Operand& a, const Operand& b) {
+  if (a.is_tensor() && !a.tensor().defined()) undefined_operand(k_where, 1, a);
+  if (b.is_tensor() && !b.tensor().defined()) undefined_operand(k_where, 2, b);
   DType dt = result_dtype(a, b);
   Device dev = operand_device(a, b);
   Tensor ta = as_tensor(a, dt, dev), tb = as_tensor(b, dt, dev);
@@ -151,5 +184,6 @@ static Tensor operand_tensor(const Operand& a) {
 }
 Tensor operator-(const Operand& a) { return neg(operand_tensor(a), a.loc()); }
 Tensor operator!(const Operand& a) { return logical_not(operand_tensor(a), a.loc()); }
+Tensor operator!(const Tensor& a) { return dispatch1(k_logical_not, {&a}, no_attrs(), SrcLoc()); }
 
 }  // namespace duet
