@@ -10,7 +10,6 @@ Tensor Tensor::max(const Axes& a, bool k, Loc loc) const { return duet::max(*thi
 Tensor Tensor::min(const Axes& a, bool k, Loc loc) const { return duet::min(*this, a, k, loc); }
 Tensor Tensor::argmax(int64_t axis, Loc loc) const { return duet::argmax(*this, axis, loc); }
 Tensor Tensor::reshape(const Shape& s, Loc loc) const { return duet::reshape(*this, s, loc); }
-Tensor Tensor::transpose(Loc loc) const { return duet::transpose(*this, loc); }
 Tensor Tensor::transpose(const std::vector<int64_t>& p, Loc loc) const { return duet::transpose(*this, p, loc); }
 Tensor Tensor::cast(DType d, Loc loc) const { return duet::cast(*this, d, loc); }
 Tensor Tensor::exp(Loc loc) const { return duet::exp(*this, loc); }

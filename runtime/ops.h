@@ -77,8 +77,8 @@ Tensor cast(const Tensor& x, DType dtype, Loc loc = Loc::current());
 
 // ---- linear algebra and shapes -------------------------------------------------------
 Tensor matmul(const Tensor& a, const Tensor& b, Loc loc = Loc::current());  // 2-D, or batched N-D with broadcasting
-Tensor transpose(const Tensor& a, Loc loc = Loc::current());                // swaps the last two dims
-Tensor transpose(const Tensor& a, const std::vector<int64_t>& perm, Loc loc = Loc::current());
+// transpose(a) swaps the last two dims; transpose(a, perm) permutes them all.
+Tensor transpose(const Tensor& a, const std::vector<int64_t>& perm = {}, Loc loc = Loc::current());
 Tensor reshape(const Tensor& a, const Shape& shape, Loc loc = Loc::current());  // one -1 allowed
 Tensor expand_dims(const Tensor& a, int64_t axis, Loc loc = Loc::current());
 Tensor squeeze(const Tensor& a, const Axes& axes = {}, Loc loc = Loc::current());  // {} = every size-1 dim

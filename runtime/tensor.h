@@ -57,8 +57,7 @@ class Tensor {
   Tensor min(const Axes& axes = {}, bool keepdims = false, Loc loc = Loc::current()) const;
   Tensor argmax(int64_t axis, Loc loc = Loc::current()) const;
   Tensor reshape(const Shape& shape, Loc loc = Loc::current()) const;
-  Tensor transpose(Loc loc = Loc::current()) const;
-  Tensor transpose(const std::vector<int64_t>& perm, Loc loc = Loc::current()) const;
+  Tensor transpose(const std::vector<int64_t>& perm = {}, Loc loc = Loc::current()) const;
   Tensor cast(DType dtype, Loc loc = Loc::current()) const;
   Tensor exp(Loc loc = Loc::current()) const;
   Tensor log(Loc loc = Loc::current()) const;

@@ -23,18 +23,18 @@ Tensor reshape(const Tensor& a, const Shape& shape, Loc loc) {
   return dispatch1(k_reshape, {&a}, attrs, loc);
 }
 
-Tensor transpose(const Tensor& a, Loc loc) {
-  if (a.defined() && a.rank() < 2)
-    throw ShapeError(format_error("transpose", fmt::format("expects rank >= 2, got {}", a.type().str()), loc));
-  std::vector<int64_t> perm;
-  int r = a.defined() ? a.rank() : 2;
-  for (int i = 0; i < r; ++i) perm.push_back(i);
-  std::swap(perm[r - 1], perm[r - 2]);
-  return transpose(a, perm, loc);
-}
-
 Tensor transpose(const Tensor& a, const std::vector<int64_t>& perm, Loc loc) {
-  Attrs attrs{{"perm", perm}};
+  if (!perm.empty() || !a.defined()) {
+    Attrs attrs{{"perm", perm}};
+    return dispatch1(k_transpose, {&a}, attrs, loc);
+  }
+  // No perm: swap the last two dims.
+  if (a.rank() < 2)
+    throw ShapeError(format_error("transpose", fmt::format("expects rank >= 2, got {}", a.type().str()), loc));
+  std::vector<int64_t> swap;
+  for (int i = 0; i < a.rank(); ++i) swap.push_back(i);
+  std::swap(swap[a.rank() - 1], swap[a.rank() - 2]);
+  Attrs attrs{{"perm", swap}};
   return dispatch1(k_transpose, {&a}, attrs, loc);
 }
 
