@@ -182,6 +182,7 @@ int64_t Graph::total_nodes() const {
 void Graph::set_results(const std::vector<Value*>& values) {
   for (Value* v : results_) --v->returned_;
   results_ = values;
+  result_variables_.assign(values.size(), "");
   for (Value* v : results_) ++v->returned_;
 }
 

@@ -51,6 +51,10 @@ class Value {
   // A name hint for printing (parameters keep theirs: %x).
   const std::string& name() const { return name_; }
   void set_name(std::string n) { name_ = std::move(n); }
+  // For a function parameter that stands for a variable's value at the call:
+  // the variable's name (NOTE [Variables in the IR]); "" otherwise.
+  const std::string& variable() const { return variable_; }
+  void set_variable(std::string v) { variable_ = std::move(v); }
 
  private:
   friend class Node;
@@ -62,6 +66,7 @@ class Value {
   std::vector<Use> uses_;
   int returned_ = 0;  // how many graph results refer to it
   std::string name_;
+  std::string variable_;
 };
 
 class Node {
@@ -140,6 +145,10 @@ class Graph {
   const std::vector<Value*>& results() const { return results_; }
   void set_results(const std::vector<Value*>& values);
   void set_result(int i, Value* v);
+  // A function result that is a variable's final value, written back when
+  // the call ends, names the variable here; "" for ordinary results.
+  const std::string& result_variable(int i) const { return result_variables_[i]; }
+  void set_result_variable(int i, std::string name) { result_variables_[i] = std::move(name); }
 
   // Whether `v` is visible here: defined in this graph or an enclosing one.
   bool encloses(const Graph* inner) const;
@@ -151,11 +160,21 @@ class Graph {
   std::vector<std::unique_ptr<Value>> params_;
   std::list<std::unique_ptr<Node>> nodes_;
   std::vector<Value*> results_;
+  std::vector<std::string> result_variables_;
 };
 
 // Result types of `op` on operands of these types, by the op's infer.
 SmallVec<TensorType, 2> infer_types(const OpDef& op, const std::vector<const TensorType*>& operands, const Attrs& attrs,
                                     SrcLoc loc);
+
+// NOTE [Variables in the IR]
+// Variables are functionalized (DESIGN.md §2.3): a variable the function
+// reads or assigns is a parameter marked with the variable's name (its value
+// when the call starts); a read is that SSA value; an assign is just the next
+// SSA value; and the final value is a function result marked with the same
+// name, written back when the call ends. In text:
+//   func @step(%x: f32[4], %w: f32[4] {var="w"}) -> (f32[], f32[4] {var="w"})
+// So passes need no special cases for state: cse and dce see plain values.
 
 // Interns a file name so a SrcLoc built from parsed text outlives the text.
 const char* intern_file_name(const std::string& file);

@@ -251,12 +251,29 @@ class Parser {
         advance();
         expect_punct(':');
         Value* v = g.add_param(parse_type(), name);
+        if (is_punct('{')) {
+          if (g.parent_node()) fail("only function parameters can be variables");
+          v->set_variable(parse_var_marker());
+        }
         define(name, v, at);
         if (is_punct(',')) { advance(); continue; }
         break;
       }
     }
     expect_punct(')');
+  }
+
+  // {var="name"} after a function parameter's or result's type.
+  std::string parse_var_marker() {
+    expect_punct('{');
+    expect_ident("var");
+    expect_punct('=');
+    if (tok_.kind != Tok::string) fail("expected the variable's name as a string, found " + describe());
+    std::string name = tok_.text;
+    if (name.empty()) fail("a variable's name cannot be empty");
+    advance();
+    expect_punct('}');
+    return name;
   }
 
   // ---- attributes ----------------------------------------------------------------------
@@ -488,10 +505,12 @@ class Parser {
     advance();
     size_t types_at = tok_.offset;
     std::vector<ValueType> declared;
+    std::vector<std::string> declared_vars;
     expect_punct('(');
     if (!is_punct(')')) {
       for (;;) {
         declared.push_back(parse_type());
+        declared_vars.push_back(is_punct('{') ? parse_var_marker() : "");
         if (is_punct(',')) { advance(); continue; }
         break;
       }
@@ -507,6 +526,7 @@ class Parser {
       if (!(declared[i] == g->results()[i]->type()))
         fail_at(types_at, fmt::format("result {} is declared {} but the returned value is {}", i, declared[i].str(),
                                       g->results()[i]->type().str()));
+    for (size_t i = 0; i < declared_vars.size(); ++i) g->set_result_variable(static_cast<int>(i), declared_vars[i]);
     return g;
   }
 

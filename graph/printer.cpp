@@ -117,11 +117,13 @@ std::string print_loc(SrcLoc loc) {
 
 std::string print_graph(const Graph& g) {
   Namer name(g);
+  auto var = [](const std::string& v) { return v.empty() ? std::string() : " {var=" + quote_string(v) + "}"; };
   std::string out = "func @" + g.name() + "(";
   for (int i = 0; i < g.num_params(); ++i)
-    out += (i ? ", " : "") + name(g.param(i)) + ": " + g.param(i)->type().str();
+    out += (i ? ", " : "") + name(g.param(i)) + ": " + g.param(i)->type().str() + var(g.param(i)->variable());
   out += ") -> (";
-  for (size_t i = 0; i < g.results().size(); ++i) out += (i ? ", " : "") + g.results()[i]->type().str();
+  for (size_t i = 0; i < g.results().size(); ++i)
+    out += (i ? ", " : "") + g.results()[i]->type().str() + var(g.result_variable(static_cast<int>(i)));
   out += ") {\n";
   print_body(out, g, name, 2, "return");
   out += "}\n";

@@ -3,6 +3,8 @@
 // before the region's node in an enclosing graph).
 #include <duet/graph/verifier.h>
 
+#include <map>
+#include <set>
 #include <unordered_set>
 
 #include <fmt/format.h>
@@ -188,9 +190,36 @@ class Verifier {
 
 }  // namespace
 
+// NOTE [Variables in the IR] (graph/ir.h): each variable is one parameter,
+// written back by at most one result of the same type.
+static void verify_variables(const Graph& g) {
+  std::map<std::string, const Value*> params;
+  for (int i = 0; i < g.num_params(); ++i) {
+    const Value* p = g.param(i);
+    if (p->variable().empty()) continue;
+    if (!params.emplace(p->variable(), p).second)
+      throw Error(fmt::format("verify: @{}: variable \"{}\" is bound to two parameters", g.name(), p->variable()));
+  }
+  std::set<std::string> written;
+  for (size_t i = 0; i < g.results().size(); ++i) {
+    const std::string& var = g.result_variable(static_cast<int>(i));
+    if (var.empty()) continue;
+    auto it = params.find(var);
+    if (it == params.end())
+      throw Error(fmt::format("verify: @{}: result {} writes back variable \"{}\", which no parameter reads", g.name(),
+                              i, var));
+    if (!written.insert(var).second)
+      throw Error(fmt::format("verify: @{}: variable \"{}\" is written back twice", g.name(), var));
+    if (!(it->second->type() == g.results()[i]->type()))
+      throw Error(fmt::format("verify: @{}: variable \"{}\" is {} but result {} writes back {}", g.name(), var,
+                              it->second->type().str(), i, g.results()[i]->type().str()));
+  }
+}
+
 void verify(const Graph& g) {
   Verifier v;
   v.graph(g, true);
+  verify_variables(g);
 }
 
 }  // namespace duet
