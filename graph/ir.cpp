@@ -81,17 +81,13 @@ bool Node::unused() const {
   return true;
 }
 
+static void drop_all_uses(Graph& g);
+
 void Node::erase() {
   DUET_CHECK(unused(), "erasing node " + name() + " whose results are still used");
   // Drop the uses that nodes inside the regions hold on outer values.
-  for (auto& r : regions_) {
-    for (Node* n : r->nodes_snapshot()) {
-      for (int i = 0; i < n->num_operands(); ++i) Node::remove_use(n->operand(i), n, i);
-      n->operands_.clear();
-    }
-  }
-  for (int i = 0; i < num_operands(); ++i) remove_use(operands_[i], this, i);
-  operands_.clear();
+  for (auto& r : regions_) drop_all_uses(*r);
+  drop_operands();
   parent_->nodes_.erase(self_);  // destroys this
 }
 
@@ -99,14 +95,27 @@ void Node::erase() {
 
 Graph::Graph(std::string name) : name_(std::move(name)) {}
 
-Graph::~Graph() {
-  // Destroy in reverse so no node outlives the values it uses.
-  while (!nodes_.empty()) {
-    Node* n = nodes_.back().get();
-    for (int i = 0; i < n->num_operands(); ++i) Node::remove_use(n->operand(i), n, i);
-    n->operands_.clear();
-    nodes_.pop_back();
+// Drops every use that nodes of g (and of its regions) hold, while every
+// value is still alive; then nothing dangles whatever order nodes die in
+// (a graph being verified may hold a use before its definition).
+static void drop_all_uses(Graph& g) {
+  for (Node* n : g.nodes_snapshot()) {
+    for (int r = 0; r < n->num_regions(); ++r) drop_all_uses(*n->region(r));
+    n->drop_operands();
   }
+}
+
+Graph::~Graph() {
+  if (!parent_node_) drop_all_uses(*this);  // a region's uses were dropped with its function's
+  else
+    for (Node* n : nodes_snapshot()) n->drop_operands();
+  for (Value* v : results_) --v->returned_;
+  while (!nodes_.empty()) nodes_.pop_back();
+}
+
+void Node::drop_operands() {
+  for (int i = 0; i < num_operands(); ++i) remove_use(operands_[i], this, i);
+  operands_.clear();
 }
 
 Value* Graph::add_param(const ValueType& type, std::string name) {

@@ -94,6 +94,8 @@ class Node {
   bool unused() const;
   // Removes the node from its graph and destroys it. Its results must be unused.
   void erase();
+  // Removes this node from its operands' use lists (before destruction).
+  void drop_operands();
 
  private:
   friend class Graph;

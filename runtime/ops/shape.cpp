@@ -24,11 +24,11 @@ Tensor reshape(const Tensor& a, const Shape& shape, Loc loc) {
 }
 
 Tensor transpose(const Tensor& a, const std::vector<int64_t>& perm, Loc loc) {
-  if (!perm.empty() || !a.defined()) {
+  if (!perm.empty() || !a.defined() || a.rank() == 0) {  // rank 0: {} is the whole permutation
     Attrs attrs{{"perm", perm}};
     return dispatch1(k_transpose, {&a}, attrs, loc);
   }
-  // No perm: swap the last two dims.
+  // No perm: swap the last two dims (a vector has none to swap: say so).
   if (a.rank() < 2)
     throw ShapeError(format_error("transpose", fmt::format("expects rank >= 2, got {}", a.type().str()), loc));
   std::vector<int64_t> swap;
