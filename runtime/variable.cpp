@@ -17,7 +17,10 @@ namespace duet {
 
 struct VariableState {
   std::mutex mu;
-  Tensor value;
+  Tensor value;  // guarded by mu
+  // Fixed at creation, so read without the lock.
+  TensorType type;
+  Device device;
   std::string name;
   bool trainable = true;
 };
@@ -26,6 +29,8 @@ Variable::Variable(const Tensor& initial, std::string name, bool trainable, Loc 
     : state_(std::make_shared<VariableState>()) {
   if (!initial.defined()) throw Error(format_error("Variable", "the initial value is undefined", loc));
   state_->value = initial;
+  state_->type = initial.type();
+  state_->device = initial.device();
   state_->name = std::move(name);
   state_->trainable = trainable;
 }
@@ -42,14 +47,14 @@ Tensor Variable::value() const {
 }
 const std::string& Variable::name() const { return checked(state_).name; }
 bool Variable::trainable() const { return checked(state_).trainable; }
-const Shape& Variable::shape() const { return checked(state_).value.shape(); }  // shape never changes
-DType Variable::dtype() const { return checked(state_).value.dtype(); }
-Device Variable::device() const { return checked(state_).value.device(); }
+const Shape& Variable::shape() const { return checked(state_).type.shape; }
+DType Variable::dtype() const { return checked(state_).type.dtype; }
+Device Variable::device() const { return checked(state_).device; }
 
 void Variable::assign(const Tensor& t, Loc loc) {
   VariableState& s = checked(state_);
   if (!t.defined()) throw Error(format_error("assign", "the value is undefined", loc));
-  const TensorType& cur = s.value.type();
+  const TensorType& cur = s.type;  // never the current value: another thread may be replacing it
   if (t.dtype() != cur.dtype)
     throw DTypeError(format_error("assign", fmt::format("variable '{}' is {}, the value is {}", s.name, cur.str(),
                                                         t.type().str()), loc));
