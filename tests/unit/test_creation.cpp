@@ -159,7 +159,7 @@ TEST_CASE("creation: randn and rand are reproducible by seed", "[creation][rando
   CHECK_THROWS_AS(randn({2}, 1, DType::i32), DTypeError);
 }
 
-TEST_CASE("creation: rand is uniform in [0, 1) and randn is standard normal", "[creation][random]") {
+TEST_CASE("creation: rand is uniform on 0 <= u < 1 and randn is standard normal", "[creation][random]") {
   const int n = 100000;
   for (DType dt : {DType::f32, DType::f64}) {
     INFO(dtype_name(dt));

@@ -340,7 +340,7 @@ TEST_CASE("nn: dropout preserves the expected value of its input", "[nn][dropout
   }
 }
 
-TEST_CASE("nn: dropout rejects integers and rates outside [0, 1)", "[nn][dropout]") {
+TEST_CASE("nn: dropout rejects integers and rates outside 0 <= rate < 1", "[nn][dropout]") {
   CHECK_THROWS_AS(dropout(tensor({1, 2, 3}), 0.5, 1), DTypeError);
   CHECK_THROWS_AS(dropout(tensor({1, 2, 3}), 0.0, 1), DTypeError);
   CHECK_THROWS_AS(dropout(randn({3}, 1), 1.0, 1), Error);
