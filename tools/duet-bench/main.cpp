@@ -1,1 +1,200 @@
-int main() { return 0; }
+// duet-bench: runs the workloads of WORKLOADS.md with their floors in one
+// process, prints a table and, with --json FILE, writes the shared JSON shape.
+#include <exception>
+#include <iostream>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <duet/duet.h>
+
+#include "report.h"
+#include "workloads.h"
+
+namespace duet::bench {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: duet-bench [--quick] [--only NAMES] [--threads N] [--json FILE]\n"
+    "  --quick        fewer repeats: for development, not for numbers to keep\n"
+    "  --only NAMES   comma-separated subset of W1,W2,add,matmul (default: all);\n"
+    "                 the STREAM triad runs whenever W2 or add does\n"
+    "  --threads N    size of the kernel thread team (duet::set_num_threads)\n"
+    "  --json FILE    also write the results as JSON (shape: WORKLOADS.md)\n";
+
+const std::vector<std::string> kWorkloadNames = {"W1", "W2", "add", "matmul"};
+
+// A mistake on the command line: reported with the usage, exit status 2.
+struct UsageError {
+  std::string message;
+};
+
+struct Options {
+  bool quick = false;
+  std::set<std::string> only;  // empty: everything
+  int threads = 0;             // 0: duet's default
+  std::string json_path;
+  bool help = false;
+
+  bool wants(const std::string& name) const { return only.empty() || only.count(name) > 0; }
+};
+
+// Warm-up and timed repeats of each measurement, full and --quick, in one place.
+struct Plan {
+  Repeats dispatch, ew_chain, add, triad, matmul;
+};
+constexpr Plan kFullPlan{{20, 200}, {2, 15}, {3, 30}, {3, 30}, {3, 30}};
+constexpr Plan kQuickPlan{{5, 30}, {1, 3}, {1, 5}, {1, 5}, {1, 5}};
+
+int parse_threads(const std::string& text) {
+  size_t used = 0;
+  int n = 0;
+  try {
+    n = std::stoi(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || n < 1) throw UsageError{fmt::format("--threads wants a positive integer, got '{}'", text)};
+  return n;
+}
+
+std::set<std::string> parse_only(const std::string& text) {
+  std::set<std::string> names;
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    size_t end = text.find(',', begin);
+    if (end == std::string::npos) end = text.size();
+    std::string name = text.substr(begin, end - begin);
+    bool known = false;
+    for (const std::string& k : kWorkloadNames) known = known || k == name;
+    if (!known)
+      throw UsageError{fmt::format("--only: unknown workload '{}' (known: {})", name, fmt::join(kWorkloadNames, ","))};
+    names.insert(name);
+    begin = end + 1;
+  }
+  return names;
+}
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string value;
+    bool has_value = false;
+    if (size_t eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    auto take_value = [&]() -> std::string {
+      if (has_value) return value;
+      if (i + 1 >= argc) throw UsageError{fmt::format("{} needs a value", arg)};
+      return argv[++i];
+    };
+    if (arg == "--quick" && !has_value) {
+      o.quick = true;
+    } else if ((arg == "--help" || arg == "-h") && !has_value) {
+      o.help = true;
+    } else if (arg == "--only") {
+      o.only = parse_only(take_value());
+    } else if (arg == "--threads") {
+      o.threads = parse_threads(take_value());
+    } else if (arg == "--json") {
+      o.json_path = take_value();
+      if (o.json_path.empty()) throw UsageError{"--json needs a file name"};
+    } else {
+      throw UsageError{fmt::format("unknown argument '{}'", argv[i])};
+    }
+  }
+  return o;
+}
+
+void progress(std::string_view what) { std::cerr << "duet-bench: " << what << "...\n"; }
+
+Row& add_row(Report& report, std::string workload, std::string mode, std::string metric,
+             std::optional<Summary> value) {
+  Row row;
+  row.workload = std::move(workload);
+  row.mode = std::move(mode);
+  row.metric = std::move(metric);
+  row.value = value;
+  return report.rows.emplace_back(std::move(row));
+}
+
+Report run(const Options& o) {
+  const Plan& plan = o.quick ? kQuickPlan : kFullPlan;
+  Report report;
+  report.machine.cpu = cpu_model();
+  report.machine.threads = num_threads();
+
+  if (o.wants("W1")) {
+    progress("W1 dispatch");
+    add_row(report, "W1", "eager", "us_per_op", dispatch_eager(plan.dispatch));
+    add_row(report, "W1", "traced", "us_per_op", std::nullopt).in_json = false;  // comes with tracing
+  }
+  if (o.wants("W2") || o.wants("add")) {
+    progress("STREAM triad");
+    Summary t = triad(plan.triad);
+    report.machine.triad_gbps = t.median;
+    if (o.wants("W2")) {
+      progress("W2 ew-chain");
+      add_row(report, "W2", "eager", "gbps", ew_chain_eager(plan.ew_chain));
+    }
+    // The triad is W2's floor; without W2 it stays in the table, as add's.
+    add_row(report, "W2", "floor", "gbps", t).in_json = o.wants("W2");
+    if (o.wants("add")) {
+      progress("add-2^24");
+      add_row(report, "add-2^24", "eager", "gbps", add_eager(plan.add)).floor_workload = "W2";
+    }
+  }
+  if (o.wants("matmul")) {
+    progress("matmul-1024");
+    add_row(report, "matmul-1024", "eager", "ms", matmul_eager(plan.matmul));
+    Summary floor = matmul_onednn(plan.matmul);
+    add_row(report, "matmul-1024", "floor", "ms", floor);
+    const double flops = 2.0 * kMatmulSize * kMatmulSize * kMatmulSize;
+    report.machine.matmul_gflops = flops / (floor.median * 1e-3) / 1e9;
+  }
+  return report;
+}
+
+}  // namespace
+}  // namespace duet::bench
+
+int main(int argc, char** argv) {
+  using namespace duet::bench;
+  Options options;
+  try {
+    options = parse_options(argc, argv);
+  } catch (const UsageError& e) {
+    std::cerr << "duet-bench: " << e.message << "\n" << kUsage;
+    return 2;
+  }
+  if (options.help) {
+    std::cout << kUsage;
+    return 0;
+  }
+  try {
+    if (!options.json_path.empty()) check_writable(options.json_path);
+    if (options.threads > 0) duet::set_num_threads(options.threads);
+    Report report = run(options);
+    print_table(report, std::cout);
+    if (!options.json_path.empty()) {
+      write_json(report, options.json_path);
+      std::cout << "wrote " << options.json_path << "\n";
+    }
+  } catch (const std::exception& e) {
+    std::cout.flush();
+    std::cerr << "duet-bench: error: " << e.what() << "\n";
+    return 1;
+  } catch (...) {
+    std::cerr << "duet-bench: error: unknown exception\n";
+    return 1;
+  }
+  return 0;
+}
