@@ -25,11 +25,18 @@ Tensor dispatch1(const OpDef& op, std::initializer_list<const Tensor*> inputs, c
 
 // The hook a trace installs in its thread: while set, dispatch records nodes
 // instead of running kernels (NOTE [The recorder interface]).
+class Variable;
 class Recorder {
  public:
   virtual ~Recorder() = default;
   virtual TensorList record(const OpDef& op, const Tensor* const* inputs, int num_inputs, const Attrs& attrs,
                             const SmallVec<TensorType, 2>& result_types, SrcLoc loc) = 0;
+  // Variables are functionalized while tracing (NOTE [Variables in the IR]):
+  // a read gives the variable's current symbolic value, an assign makes the
+  // next one, and a variable created while tracing is announced.
+  virtual Tensor read_variable(const Variable& v) = 0;
+  virtual void assign_variable(const Variable& v, const Tensor& value, SrcLoc loc) = 0;
+  virtual void variable_created(const Variable& v, SrcLoc loc) = 0;
 };
 Recorder* current_recorder();
 void set_current_recorder(Recorder* r);

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <duet/backends/cpu/allocator.h>
+#include <duet/graph/ir.h>
 #include <duet/graph/scalar.h>
 #include <duet/runtime/dispatch.h>
 #include <duet/runtime/tensor_impl.h>
@@ -43,6 +44,16 @@ TensorImpl* TensorImpl::create_view(const TensorType& type, Storage* storage) {
     storage->retain();
     t->device_ = storage->device();
   }
+  return t;
+}
+
+TensorImpl* TensorImpl::create_symbolic(const TensorType& type, void* symbol) {
+  size_t block = 0;
+  void* p = cpu::alloc(sizeof(TensorImpl), &block);
+  auto* t = new (p) TensorImpl;
+  t->block_bytes_ = block;
+  t->type = type;
+  t->symbol = symbol;
   return t;
 }
 
@@ -166,9 +177,21 @@ template bool Tensor::item<bool>(Loc) const;
 #undef DUET_INSTANTIATE_READS
 
 Tensor::operator bool() const {
-  Loc loc = Loc::current();
+  // A conversion operator cannot take the caller's location; a traced value
+  // names the line of the op that made it instead.
+  if (defined() && !impl_->storage && impl_->symbol) {
+    auto* value = static_cast<const duet::Value*>(impl_->symbol);
+    SrcLoc made = value->producer() ? value->producer()->loc() : SrcLoc();
+    std::string from = value->producer() ? value->producer()->name() : std::string("an argument");
+    throw TraceError(format_error(
+        "bool",
+        fmt::format("a traced {} (from {}{}) was used as a C++ bool; its value is unknown while tracing: "
+                    "branch with cond() or loop with while_loop() instead",
+                    type().str(), from, made.known() ? " at " + made.str() : std::string()),
+        SrcLoc()));
+  }
   if (defined() && dtype() != DType::b8)
-    throw DTypeError(format_error("bool", fmt::format("only a b8 tensor converts to bool, got {}", type().str()), loc));
+    throw DTypeError(format_error("bool", fmt::format("only a b8 tensor converts to bool, got {}", type().str()), SrcLoc()));
   return item<bool>();
 }
 

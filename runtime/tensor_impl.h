@@ -14,6 +14,8 @@ class TensorImpl {
   static TensorImpl* create(const TensorType& type, Device device);
   // A tensor of `type` over existing storage (retains it).
   static TensorImpl* create_view(const TensorType& type, Storage* storage);
+  // A symbolic tensor of a trace: a type and the IR value it stands for, no storage.
+  static TensorImpl* create_symbolic(const TensorType& type, void* symbol);
 
   void retain() { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() {

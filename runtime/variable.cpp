@@ -11,7 +11,9 @@
 
 #include <fmt/format.h>
 
+#include <duet/runtime/dispatch.h>
 #include <duet/runtime/ops.h>
+#include <duet/runtime/tensor_impl.h>
 
 namespace duet {
 
@@ -33,6 +35,15 @@ Variable::Variable(const Tensor& initial, std::string name, bool trainable, Loc 
   state_->device = initial.device();
   state_->name = std::move(name);
   state_->trainable = trainable;
+  if (Recorder* rec = current_recorder()) {
+    if (!initial.impl()->storage)
+      throw TraceError(format_error("Variable",
+                                    fmt::format("'{}' is created inside a trace from a traced value ({}); create it "
+                                                "from a concrete tensor (zeros, randn, ...) or outside the function",
+                                                state_->name, initial.type().str()),
+                                    loc));
+    rec->variable_created(*this, loc);
+  }
 }
 
 static VariableState& checked(const std::shared_ptr<VariableState>& s) {
@@ -41,6 +52,12 @@ static VariableState& checked(const std::shared_ptr<VariableState>& s) {
 }
 
 Tensor Variable::value() const {
+  VariableState& s = checked(state_);
+  if (Recorder* rec = current_recorder()) return rec->read_variable(*this);
+  return concrete_value();
+}
+
+Tensor Variable::concrete_value() const {
   VariableState& s = checked(state_);
   std::lock_guard<std::mutex> lock(s.mu);
   return s.value;
@@ -61,6 +78,9 @@ void Variable::assign(const Tensor& t, Loc loc) {
   if (!(t.shape() == cur.shape))
     throw ShapeError(format_error("assign", fmt::format("variable '{}' is {}, the value is {}", s.name, cur.str(),
                                                         t.type().str()), loc));
+  if (Recorder* rec = current_recorder()) return rec->assign_variable(*this, t, loc);
+  if (!t.impl()->storage)
+    throw TraceError(format_error("assign", fmt::format("variable '{}' cannot take a symbolic value outside its trace", s.name), loc));
   std::lock_guard<std::mutex> lock(s.mu);
   s.value = t;
 }

@@ -21,6 +21,8 @@ class Variable {
   // The current value. Tensors are immutable, so a later assign never
   // changes a tensor returned before it.
   Tensor value() const;
+  // The stored value, even while tracing (the tracer reads it at call time).
+  Tensor concrete_value() const;
   operator Tensor() const { return value(); }  // NOLINT: reads as its value
   const std::string& name() const;
   bool trainable() const;

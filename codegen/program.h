@@ -1,0 +1,47 @@
+// Program: an optimized graph lowered to steps over buffers, and the one
+// engine that runs it (DESIGN.md §2.5). In this first form every node is a
+// step that calls the op's eager kernel directly: no dispatch, no type
+// inference once a call's shapes have been seen. Code generation later
+// replaces steps, not the engine.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <duet/backends/kernel.h>
+#include <duet/graph/ir.h>
+
+namespace duet::codegen {
+
+// A tensor as the engine sees it: a type and a storage. Inputs are borrowed;
+// outputs come back with one reference owned by the caller.
+struct Buffer {
+  TensorType type;
+  Storage* storage = nullptr;
+};
+
+class Program {
+ public:
+  // Lowers a verified graph; an op without a CPU kernel or a node kind the
+  // engine cannot run yet is an Error naming it.
+  static std::unique_ptr<Program> lower(const Graph& g);
+  ~Program();
+
+  // Runs once. `inputs` holds one buffer per graph parameter, in order, with
+  // concrete shapes that fit the parameters' types; `outputs` receives one
+  // buffer per graph result. Safe to call from many threads at once.
+  void run(const std::vector<Buffer>& inputs, std::vector<Buffer>* outputs) const;
+
+  // The steps, one per line (Stage::lowered).
+  std::string listing() const;
+  int num_steps() const;
+
+  struct Impl;
+
+ private:
+  explicit Program(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace duet::codegen
