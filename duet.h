@@ -7,3 +7,4 @@
 #include <duet/runtime/ops.h>
 #include <duet/runtime/tensor.h>
 #include <duet/runtime/variable.h>
+#include <duet/tracer/function.h>

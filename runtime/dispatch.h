@@ -37,6 +37,8 @@ class Recorder {
   virtual Tensor read_variable(const Variable& v) = 0;
   virtual void assign_variable(const Variable& v, const Tensor& value, SrcLoc loc) = 0;
   virtual void variable_created(const Variable& v, SrcLoc loc) = 0;
+  // The id that this trace's symbolic tensors carry (TensorImpl::trace_id).
+  virtual uint64_t trace_id() const = 0;
 };
 Recorder* current_recorder();
 void set_current_recorder(Recorder* r);

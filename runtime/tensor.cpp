@@ -47,13 +47,14 @@ TensorImpl* TensorImpl::create_view(const TensorType& type, Storage* storage) {
   return t;
 }
 
-TensorImpl* TensorImpl::create_symbolic(const TensorType& type, void* symbol) {
+TensorImpl* TensorImpl::create_symbolic(const TensorType& type, void* symbol, uint64_t trace_id) {
   size_t block = 0;
   void* p = cpu::alloc(sizeof(TensorImpl), &block);
   auto* t = new (p) TensorImpl;
   t->block_bytes_ = block;
   t->type = type;
   t->symbol = symbol;
+  t->trace_id = trace_id;
   return t;
 }
 
@@ -179,10 +180,13 @@ template bool Tensor::item<bool>(Loc) const;
 Tensor::operator bool() const {
   // A conversion operator cannot take the caller's location; a traced value
   // names the line of the op that made it instead.
-  if (defined() && !impl_->storage && impl_->symbol) {
-    auto* value = static_cast<const duet::Value*>(impl_->symbol);
-    SrcLoc made = value->producer() ? value->producer()->loc() : SrcLoc();
-    std::string from = value->producer() ? value->producer()->name() : std::string("an argument");
+  if (defined() && !impl_->storage) {
+    Recorder* rec = current_recorder();
+    const duet::Value* value = rec && rec->trace_id() == impl_->trace_id
+                                   ? static_cast<const duet::Value*>(impl_->symbol) : nullptr;
+    SrcLoc made = value && value->producer() ? value->producer()->loc() : SrcLoc();
+    std::string from = !value ? std::string("a finished trace")
+                              : value->producer() ? value->producer()->name() : std::string("an argument");
     throw TraceError(format_error(
         "bool",
         fmt::format("a traced {} (from {}{}) was used as a C++ bool; its value is unknown while tracing: "

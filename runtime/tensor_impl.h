@@ -15,7 +15,7 @@ class TensorImpl {
   // A tensor of `type` over existing storage (retains it).
   static TensorImpl* create_view(const TensorType& type, Storage* storage);
   // A symbolic tensor of a trace: a type and the IR value it stands for, no storage.
-  static TensorImpl* create_symbolic(const TensorType& type, void* symbol);
+  static TensorImpl* create_symbolic(const TensorType& type, void* symbol, uint64_t trace_id);
 
   void retain() { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() {
@@ -24,8 +24,11 @@ class TensorImpl {
 
   TensorType type;
   Storage* storage = nullptr;
-  // Set while tracing: the symbolic value this tensor stands for (no storage).
+  // Set while tracing: the symbolic value this tensor stands for (no storage),
+  // and the id of the trace it belongs to (checked before `symbol` is used:
+  // a symbolic tensor may outlive its trace's graph).
   void* symbol = nullptr;
+  uint64_t trace_id = 0;
 
   void* data() const { return storage ? storage->data() : nullptr; }
   template <class T> T* ptr() const { return static_cast<T*>(data()); }
