@@ -135,7 +135,7 @@ Report run(const Options& o) {
   if (o.wants("W1")) {
     progress("W1 dispatch");
     add_row(report, "W1", "eager", "us_per_op", dispatch_eager(plan.dispatch));
-    add_row(report, "W1", "traced", "us_per_op", std::nullopt).in_json = false;  // comes with tracing
+    add_row(report, "W1", "traced", "us_per_op", dispatch_traced(plan.dispatch));
   }
   if (o.wants("W2") || o.wants("add")) {
     progress("STREAM triad");
@@ -144,6 +144,7 @@ Report run(const Options& o) {
     if (o.wants("W2")) {
       progress("W2 ew-chain");
       add_row(report, "W2", "eager", "gbps", ew_chain_eager(plan.ew_chain));
+      add_row(report, "W2", "traced", "gbps", ew_chain_traced(plan.ew_chain)).floor_workload = "W2";
     }
     // The triad is W2's floor; without W2 it stays in the table, as add's.
     add_row(report, "W2", "floor", "gbps", t).in_json = o.wants("W2");

@@ -33,13 +33,13 @@ std::string number(double v) {
   return fmt::format("{:.3f}", v);
 }
 
-// Traced speed over eager speed, shown on the eager row.
+// Traced speed over eager speed, shown on the traced row.
 std::string traced_column(const Report& report, const Row& row) {
-  if (row.mode != "eager") return "-";
-  const Row* traced = find_row(report, row.workload, "traced");
-  if (!traced) return "-";
-  if (!traced->value || !row.value) return "n/a";
-  return fmt::format("{:.2f}x", speed_ratio(row.metric, traced->value->median, row.value->median));
+  if (row.mode != "traced") return "-";
+  const Row* eager = find_row(report, row.workload, "eager");
+  if (!eager) return "-";
+  if (!eager->value || !row.value) return "n/a";
+  return fmt::format("{:.2f}x", speed_ratio(row.metric, row.value->median, eager->value->median));
 }
 
 // This row's speed as a share of the floor's.

@@ -60,6 +60,31 @@ Summary dispatch_eager(const Repeats& r) {
   return summarize_as(seconds, [](double s) { return s * 1e6 / kDispatchOps; });
 }
 
+// The same chain as one traced function: the per-op cost of the Program
+// engine (one step per add; no fusion yet).
+Summary dispatch_traced(const Repeats& r) {
+  Tensor x = randn({8}, /*seed=*/1);
+  const float* xs = floats(x);
+  FunctionOptions options;
+  options.name = "w1_chain";
+  auto chain = function(
+      [](Tensor y, Tensor x) {
+        for (int i = 0; i < kDispatchOps; ++i) y = y + x;
+        return y;
+      },
+      options);
+  auto body = [&] { return chain(x, x); };
+  auto check = [&](const Tensor& y) {
+    std::vector<float> ys = y.to_vector<float>();
+    consume(check_elements(
+        "W1 traced", 8, [&](int64_t i) { return ys[i]; },
+        [&](int64_t i) { return (kDispatchOps + 1) * double(xs[i]); }, 1e-4));
+  };
+  auto seconds = time_repeats(r, body, check);
+  if (chain.trace_count() != 1) throw Error("W1 traced: the chain was traced more than once");
+  return summarize_as(seconds, [](double s) { return s * 1e6 / kDispatchOps; });
+}
+
 Summary ew_chain_eager(const Repeats& r) {
   const Shape shape{kStreamElements};
   Tensor x = randn(shape, /*seed=*/1), a = randn(shape, /*seed=*/2), b = randn(shape, /*seed=*/3);
@@ -77,6 +102,29 @@ Summary ew_chain_eager(const Repeats& r) {
   };
   auto seconds = time_repeats(r, body, check);
   const double bytes = 4.0 * kStreamElements * sizeof(float);  // read x, a, b; write y
+  return summarize_as(seconds, [&](double s) { return gbps(bytes, s); });
+}
+
+Summary ew_chain_traced(const Repeats& r) {
+  const Shape shape{kStreamElements};
+  Tensor x = randn(shape, /*seed=*/1), a = randn(shape, /*seed=*/2), b = randn(shape, /*seed=*/3);
+  const float *xs = floats(x), *as = floats(a), *bs = floats(b);
+  FunctionOptions options;
+  options.name = "w2_chain";
+  auto chain = function([](Tensor x, Tensor a, Tensor b) { return tanh(x * a + b) * sigmoid(x) - 0.5 * x; }, options);
+  auto body = [&] { return chain(x, a, b); };
+  auto check = [&](const Tensor& y) {
+    const float* ys = floats(y);
+    consume(check_elements(
+        "W2 traced", kStreamElements, [&](int64_t i) { return ys[i]; },
+        [&](int64_t i) {
+          double xv = xs[i];
+          return std::tanh(xv * as[i] + bs[i]) / (1 + std::exp(-xv)) - 0.5 * xv;
+        },
+        1e-4));
+  };
+  auto seconds = time_repeats(r, body, check);
+  const double bytes = 4.0 * kStreamElements * sizeof(float);
   return summarize_as(seconds, [&](double s) { return gbps(bytes, s); });
 }
 

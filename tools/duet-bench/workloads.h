@@ -16,8 +16,11 @@ constexpr int64_t kMatmulSize = 1024;                  // matmul-1024: [1024,102
 
 // W1 dispatch: 1000 chained y = y + x on f32[8]; microseconds per op.
 Summary dispatch_eager(const Repeats& r);
+// W1 as one traced function (the chain is the function's body); us per op.
+Summary dispatch_traced(const Repeats& r);
 // W2 ew-chain: tanh(x*a + b) * sigmoid(x) - 0.5*x on 2^24 floats; GB/s.
 Summary ew_chain_eager(const Repeats& r);
+Summary ew_chain_traced(const Repeats& r);
 // add-2^24: x + y on 2^24 floats; GB/s counting 12 bytes per element.
 Summary add_eager(const Repeats& r);
 // matmul-1024 through duet::matmul; ms.
