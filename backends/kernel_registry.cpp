@@ -3,7 +3,9 @@
 
 #include <vector>
 
+#ifdef _OPENMP
 #include <omp.h>
+#endif
 
 namespace duet {
 namespace {
@@ -36,13 +38,19 @@ void KernelContext::error(const std::string& what) const { throw Error(format_er
 
 int num_threads() {
   int n = g_num_threads.load(std::memory_order_relaxed);
+#ifdef _OPENMP
   return n > 0 ? n : omp_get_max_threads();
+#else
+  return n > 0 ? n : 1;
+#endif
 }
 
 void set_num_threads(int n) {
   if (n < 1) throw Error("set_num_threads: n must be >= 1, got " + std::to_string(n));
   g_num_threads.store(n, std::memory_order_relaxed);
+#ifdef _OPENMP
   omp_set_num_threads(n);  // for libraries (oneDNN) that read the OpenMP default
+#endif
 }
 
 }  // namespace duet

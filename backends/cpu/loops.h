@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstdint>
 
+#ifdef _OPENMP
 #include <omp.h>
+#endif
 
 #include <duet/backends/kernel.h>
 
@@ -19,7 +21,12 @@ constexpr int64_t kParallelGrain = int64_t(1) << 15;
 template <class F>
 void parallel_for(int64_t n, int64_t grain, F&& f) {
   int threads = num_threads();
-  if (n < 2 * grain || threads <= 1 || omp_in_parallel()) {
+#ifdef _OPENMP
+  const bool nested = omp_in_parallel();
+#else
+  const bool nested = true;  // built without OpenMP: always on the calling thread
+#endif
+  if (n < 2 * grain || threads <= 1 || nested) {
     if (n > 0) f(int64_t(0), n);
     return;
   }
