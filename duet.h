@@ -3,6 +3,7 @@
 
 #include <duet/graph/error.h>
 #include <duet/graph/types.h>
+#include <duet/runtime/autodiff.h>
 #include <duet/runtime/device.h>
 #include <duet/runtime/ops.h>
 #include <duet/runtime/tensor.h>

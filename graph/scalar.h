@@ -12,7 +12,7 @@ namespace duet {
 
 // X-macros: every op with scalar semantics, by arity.
 #define DUET_UNARY_SCALAR_OPS(X) \
-  X(neg) X(abs) X(square) X(exp) X(log) X(sqrt) X(rsqrt) X(tanh) X(sigmoid) X(relu) X(gelu) X(logical_not)
+  X(neg) X(abs) X(square) X(exp) X(log) X(sqrt) X(rsqrt) X(tanh) X(sigmoid) X(relu) X(gelu) X(erf) X(logical_not)
 #define DUET_BINARY_SCALAR_OPS(X) \
   X(add) X(sub) X(mul) X(div) X(mod) X(pow) X(maximum) X(minimum) X(logical_and) X(logical_or)
 #define DUET_COMPARE_SCALAR_OPS(X) \
@@ -108,6 +108,7 @@ template <class T> inline T sigmoid(T a) { return T(1) / (T(1) + std::exp(-a)); 
 template <class T> inline T relu(T a) { return a < T(0) ? T(0) : a; }  // relu(NaN) = NaN
 // The exact (erf) form, as PyTorch's default.
 template <class T> inline T gelu(T a) { return T(0.5) * a * (T(1) + std::erf(a * T(0.70710678118654752440))); }
+template <class T> inline T erf(T a) { return std::erf(a); }
 template <class T> inline T logical_not(T a) { return !a; }
 
 template <class T> inline bool less(T a, T b) { return a < b; }

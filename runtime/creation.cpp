@@ -63,12 +63,13 @@ Tensor from_rows(std::initializer_list<std::initializer_list<T>> rows, DType dty
 
 }  // namespace
 
-Tensor tensor(std::initializer_list<float> v, Loc loc) { return from_list(v, DType::f32, loc); }
-Tensor tensor(std::initializer_list<double> v, Loc loc) { return from_list(v, DType::f32, loc); }
-Tensor tensor(std::initializer_list<int> v, Loc loc) { return from_list(v, DType::i32, loc); }
-Tensor tensor(std::initializer_list<int64_t> v, Loc loc) { return from_list(v, DType::i64, loc); }
-Tensor tensor(std::initializer_list<bool> v, Loc loc) { return from_list(v, DType::b8, loc); }
-Tensor tensor(std::initializer_list<double> v, DType dtype, Loc loc) { return from_list(v, dtype, loc); }
+namespace detail {
+Tensor tensor_1d(std::initializer_list<float> v, DType dtype, Loc loc) { return from_list(v, dtype, loc); }
+Tensor tensor_1d(std::initializer_list<double> v, DType dtype, Loc loc) { return from_list(v, dtype, loc); }
+Tensor tensor_1d(std::initializer_list<int> v, DType dtype, Loc loc) { return from_list(v, dtype, loc); }
+Tensor tensor_1d(std::initializer_list<int64_t> v, DType dtype, Loc loc) { return from_list(v, dtype, loc); }
+Tensor tensor_1d(std::initializer_list<bool> v, DType dtype, Loc loc) { return from_list(v, dtype, loc); }
+}  // namespace detail
 Tensor tensor(std::initializer_list<std::initializer_list<float>> r, Loc loc) { return from_rows(r, DType::f32, loc); }
 Tensor tensor(std::initializer_list<std::initializer_list<double>> r, Loc loc) { return from_rows(r, DType::f32, loc); }
 Tensor tensor(std::initializer_list<std::initializer_list<int>> r, Loc loc) { return from_rows(r, DType::i32, loc); }

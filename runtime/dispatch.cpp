@@ -18,7 +18,11 @@ namespace duet {
 namespace {
 thread_local Recorder* t_recorder = nullptr;
 thread_local OpObserver* t_observer = nullptr;
+thread_local SrcLoc t_loc_override;
 }  // namespace
+
+LocationOverride::LocationOverride(SrcLoc loc) : saved_(t_loc_override) { t_loc_override = loc; }
+LocationOverride::~LocationOverride() { t_loc_override = saved_; }
 
 const Attrs& no_attrs() {
   static const Attrs empty;
@@ -35,6 +39,7 @@ void set_current_op_observer(OpObserver* o) { t_observer = o; }
 }
 
 TensorList dispatch(const OpDef& op, const Tensor* const* inputs, int n, const Attrs& attrs, SrcLoc loc) {
+  if (t_loc_override.file) loc = t_loc_override;
   SmallVec<const TensorType*, 4> types;
   for (int i = 0; i < n; ++i) {
     if (!inputs[i]->defined()) undefined_operand(op, i, loc);
@@ -49,7 +54,11 @@ TensorList dispatch(const OpDef& op, const Tensor* const* inputs, int n, const A
   InferContext ctx(op, type_ptrs, n, attrs, loc);
   op.run_infer(ctx);
 
-  if (Recorder* rec = t_recorder) return rec->record(op, inputs, n, attrs, ctx.results, loc);
+  if (Recorder* rec = t_recorder) {
+    TensorList out = rec->record(op, inputs, n, attrs, ctx.results, loc);
+    if (OpObserver* obs = t_observer) obs->on_op(op, inputs, n, attrs, out, loc);  // tapes inside traces
+    return out;
+  }
 
   Device device = n > 0 ? inputs[0]->impl()->device() : Device::cpu();
   for (int i = 0; i < n; ++i) {

@@ -40,6 +40,17 @@ class Recorder {
   // The id that this trace's symbolic tensors carry (TensorImpl::trace_id).
   virtual uint64_t trace_id() const = 0;
 };
+// While set, ops dispatched on this thread report this location instead of
+// their caller's: gradient rules run under the forward op's (user's) line.
+class LocationOverride {
+ public:
+  explicit LocationOverride(SrcLoc loc);
+  ~LocationOverride();
+
+ private:
+  SrcLoc saved_;
+};
+
 Recorder* current_recorder();
 void set_current_recorder(Recorder* r);
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <type_traits>
 #include <vector>
 
 #include <duet/runtime/tensor.h>
@@ -12,12 +13,35 @@
 namespace duet {
 
 // ---- creation (default dtype f32 on the current scope's device) ----------------
-Tensor tensor(std::initializer_list<float> values, Loc loc = Loc::current());
-Tensor tensor(std::initializer_list<double> values, Loc loc = Loc::current());  // f32, as every float literal
-Tensor tensor(std::initializer_list<int> values, Loc loc = Loc::current());
-Tensor tensor(std::initializer_list<int64_t> values, Loc loc = Loc::current());
-Tensor tensor(std::initializer_list<bool> values, Loc loc = Loc::current());
-Tensor tensor(std::initializer_list<double> values, DType dtype, Loc loc = Loc::current());
+namespace detail {
+Tensor tensor_1d(std::initializer_list<float> values, DType dtype, Loc loc);
+Tensor tensor_1d(std::initializer_list<double> values, DType dtype, Loc loc);
+Tensor tensor_1d(std::initializer_list<int> values, DType dtype, Loc loc);
+Tensor tensor_1d(std::initializer_list<int64_t> values, DType dtype, Loc loc);
+Tensor tensor_1d(std::initializer_list<bool> values, DType dtype, Loc loc);
+template <class T>
+constexpr DType literal_dtype() {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, int> ||
+                    std::is_same_v<T, int64_t> || std::is_same_v<T, bool>,
+                "tensor({...}): elements are float, double, int, int64_t or bool, all of one type");
+  if constexpr (std::is_floating_point_v<T>) return DType::f32;  // every floating literal is f32
+  else if constexpr (std::is_same_v<T, bool>) return DType::b8;
+  else if constexpr (std::is_same_v<T, int64_t>) return DType::i64;
+  else return DType::i32;
+}
+}  // namespace detail
+
+// 1-D lists are templates so that a nested list ({{2.f}}) never matches them:
+// a braced element cannot deduce T.
+template <class T>
+Tensor tensor(std::initializer_list<T> values, Loc loc = Loc::current()) {
+  return detail::tensor_1d(values, detail::literal_dtype<T>(), loc);
+}
+template <class T>
+Tensor tensor(std::initializer_list<T> values, DType dtype, Loc loc = Loc::current()) {
+  detail::literal_dtype<T>();
+  return detail::tensor_1d(values, dtype, loc);
+}
 Tensor tensor(std::initializer_list<std::initializer_list<float>> rows, Loc loc = Loc::current());
 Tensor tensor(std::initializer_list<std::initializer_list<double>> rows, Loc loc = Loc::current());
 Tensor tensor(std::initializer_list<std::initializer_list<int>> rows, Loc loc = Loc::current());
@@ -73,6 +97,7 @@ Tensor tanh(const Tensor& x, Loc loc = Loc::current());
 Tensor sigmoid(const Tensor& x, Loc loc = Loc::current());
 Tensor relu(const Tensor& x, Loc loc = Loc::current());
 Tensor gelu(const Tensor& x, Loc loc = Loc::current());
+Tensor erf(const Tensor& x, Loc loc = Loc::current());
 Tensor cast(const Tensor& x, DType dtype, Loc loc = Loc::current());
 
 // ---- linear algebra and shapes -------------------------------------------------------
@@ -86,6 +111,9 @@ Tensor broadcast_to(const Tensor& a, const Shape& shape, Loc loc = Loc::current(
 Tensor concat(const std::vector<Tensor>& tensors, int64_t axis = 0, Loc loc = Loc::current());
 Tensor slice(const Tensor& a, int64_t axis, int64_t begin, int64_t end, Loc loc = Loc::current());
 Tensor gather(const Tensor& a, const Tensor& indices, int64_t axis = 0, Loc loc = Loc::current());
+// base with updates added at indices along axis (gather's gradient).
+Tensor scatter_add(const Tensor& base, const Tensor& indices, const Tensor& updates, int64_t axis = 0,
+                   Loc loc = Loc::current());
 
 // ---- reductions and normalizations ---------------------------------------------------
 Tensor sum(const Tensor& a, const Axes& axes = {}, bool keepdims = false, Loc loc = Loc::current());
@@ -101,5 +129,12 @@ Tensor one_hot(const Tensor& labels, int64_t depth, Loc loc = Loc::current());  
 Tensor conv2d(const Tensor& x, const Tensor& w, int64_t stride = 1, int64_t padding = 0, Loc loc = Loc::current());
 Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride = 0, Loc loc = Loc::current());  // stride 0 = kernel
 Tensor dropout(const Tensor& x, double rate, uint64_t seed = 0, Loc loc = Loc::current());
+// The backward passes of conv2d and max_pool2d (their gradients).
+Tensor conv2d_backward_input(const Tensor& dy, const Tensor& w, const Shape& input_shape, int64_t stride = 1,
+                             int64_t padding = 0, Loc loc = Loc::current());
+Tensor conv2d_backward_filter(const Tensor& x, const Tensor& dy, const Shape& filter_shape, int64_t stride = 1,
+                              int64_t padding = 0, Loc loc = Loc::current());
+Tensor max_pool2d_backward(const Tensor& x, const Tensor& dy, int64_t kernel, int64_t stride = 0,
+                           Loc loc = Loc::current());
 
 }  // namespace duet

@@ -13,6 +13,7 @@
 
 #include <duet/runtime/dispatch.h>
 #include <duet/runtime/ops.h>
+#include <duet/runtime/tape_hooks.h>
 #include <duet/runtime/tensor_impl.h>
 
 namespace duet {
@@ -52,9 +53,10 @@ static VariableState& checked(const std::shared_ptr<VariableState>& s) {
 }
 
 Tensor Variable::value() const {
-  VariableState& s = checked(state_);
-  if (Recorder* rec = current_recorder()) return rec->read_variable(*this);
-  return concrete_value();
+  checked(state_);
+  Tensor v = current_recorder() ? current_recorder()->read_variable(*this) : concrete_value();
+  if (detail::tapes_recording()) detail::tape_variable_read(*this, v);
+  return v;
 }
 
 Tensor Variable::concrete_value() const {

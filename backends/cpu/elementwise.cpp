@@ -147,6 +147,7 @@ DUET_UNARY_KERNEL(rsqrt, floating)
 DUET_UNARY_KERNEL(tanh, floating)
 DUET_UNARY_KERNEL(sigmoid, floating)
 DUET_UNARY_KERNEL(gelu, floating)
+DUET_UNARY_KERNEL(erf, floating)
 DUET_UNARY_KERNEL(logical_not, boolean)
 
 DUET_BINARY_KERNEL(add, numeric)

@@ -174,6 +174,7 @@ void gather_kernel(KernelContext& ctx) {
 DUET_REGISTER_KERNEL(reshape, cpu, alias_kernel);
 DUET_REGISTER_KERNEL(expand_dims, cpu, alias_kernel);
 DUET_REGISTER_KERNEL(squeeze, cpu, alias_kernel);
+DUET_REGISTER_KERNEL(stop_gradient, cpu, alias_kernel);
 DUET_REGISTER_KERNEL(broadcast_to, cpu, broadcast_to_kernel);
 DUET_REGISTER_KERNEL(transpose, cpu, transpose_kernel);
 DUET_REGISTER_KERNEL(concat, cpu, concat_kernel);

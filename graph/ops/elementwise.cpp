@@ -123,6 +123,7 @@ DUET_OP(rsqrt).traits(kEw).operands(1).infer(infer_unary<Accepts::floating>).sca
 DUET_OP(tanh).traits(kEw).operands(1).infer(infer_unary<Accepts::floating>).scalar(ScalarOp::tanh);
 DUET_OP(sigmoid).traits(kEw).operands(1).infer(infer_unary<Accepts::floating>).scalar(ScalarOp::sigmoid);
 DUET_OP(gelu).traits(kEw).operands(1).infer(infer_unary<Accepts::floating>).scalar(ScalarOp::gelu);
+DUET_OP(erf).traits(kEw).operands(1).infer(infer_unary<Accepts::floating>).scalar(ScalarOp::erf);
 DUET_OP(logical_not).traits(kEw | kNotDifferentiable).operands(1)
     .infer(infer_unary<Accepts::boolean>).scalar(ScalarOp::logical_not);
 

@@ -6,6 +6,7 @@
 #include <duet/runtime/device.h>
 #include <duet/runtime/dispatch.h>
 #include <duet/runtime/ops.h>
+#include <duet/runtime/gradient.h>
 #include <duet/runtime/variable.h>
 
 namespace duet {
@@ -158,6 +159,7 @@ Tensor tanh(const Tensor& x, Loc loc) { return unary(k_tanh, x, loc); }
 Tensor sigmoid(const Tensor& x, Loc loc) { return unary(k_sigmoid, x, loc); }
 Tensor relu(const Tensor& x, Loc loc) { return unary(k_relu, x, loc); }
 Tensor gelu(const Tensor& x, Loc loc) { return unary(k_gelu, x, loc); }
+Tensor erf(const Tensor& x, Loc loc) { return unary(k_erf, x, loc); }
 
 Tensor cast(const Tensor& x, DType dtype, Loc loc) {
   if (x.defined() && x.dtype() == dtype) return x;
@@ -185,5 +187,96 @@ static Tensor operand_tensor(const Operand& a) {
 Tensor operator-(const Operand& a) { return neg(operand_tensor(a), a.loc()); }
 Tensor operator!(const Operand& a) { return logical_not(operand_tensor(a), a.loc()); }
 Tensor operator!(const Tensor& a) { return dispatch1(k_logical_not, {&a}, no_attrs(), SrcLoc()); }
+
+}  // namespace duet
+
+// ---- gradient rules --------------------------------------------------------------------
+// Each returns d(loss)/d(input) given g = d(loss)/d(output); broadcast operands
+// get their gradient summed back to their shape (unbroadcast).
+
+namespace duet {
+namespace {
+Tensor zero_like_scalar() { return Tensor(); }
+}  // namespace
+
+DUET_GRAD(neg) { return {neg(ctx.grad())}; }                          // d(-x) = -1
+DUET_GRAD(abs) {                                                       // d|x| = sign(x), 0 at 0
+  const Tensor &x = ctx.in(0), &g = ctx.grad();
+  return {where(x > 0, g, where(x < 0, -g, 0))};
+}
+DUET_GRAD(square) { return {ctx.grad() * (ctx.in(0) * 2)}; }          // d x^2 = 2x
+DUET_GRAD(exp) { return {ctx.grad() * ctx.result()}; }                 // d e^x = e^x
+DUET_GRAD(log) { return {ctx.grad() / ctx.in(0)}; }                    // d log x = 1/x
+DUET_GRAD(sqrt) { return {ctx.grad() / (ctx.result() * 2)}; }          // d sqrt x = 1/(2 sqrt x)
+DUET_GRAD(rsqrt) {                                                     // d x^-1/2 = -1/2 x^-3/2
+  const Tensor& y = ctx.result();
+  return {ctx.grad() * (y * y * y) * -0.5};
+}
+DUET_GRAD(tanh) {                                                      // d tanh = 1 - tanh^2
+  const Tensor& y = ctx.result();
+  return {ctx.grad() * (1 - y * y)};
+}
+DUET_GRAD(sigmoid) {                                                   // d s = s (1 - s)
+  const Tensor& y = ctx.result();
+  return {ctx.grad() * y * (1 - y)};
+}
+DUET_GRAD(relu) { return {where(ctx.in(0) > 0, ctx.grad(), 0)}; }     // 1 where x > 0
+DUET_GRAD(gelu) {                                                      // d x Phi(x) = Phi(x) + x phi(x)
+  const Tensor& x = ctx.in(0);
+  Tensor cdf = (erf(x * 0.70710678118654752440) + 1) * 0.5;
+  Tensor pdf = exp(square(x) * -0.5) * 0.39894228040143267794;
+  return {ctx.grad() * (cdf + x * pdf)};
+}
+DUET_GRAD(erf) {                                                       // d erf = 2/sqrt(pi) e^(-x^2)
+  return {ctx.grad() * exp(-square(ctx.in(0))) * 1.12837916709551257390};
+}
+DUET_GRAD(add) {
+  const Tensor& g = ctx.grad();
+  return {unbroadcast(g, ctx.in(0).shape()), unbroadcast(g, ctx.in(1).shape())};
+}
+DUET_GRAD(sub) {
+  const Tensor& g = ctx.grad();
+  return {unbroadcast(g, ctx.in(0).shape()), unbroadcast(neg(g), ctx.in(1).shape())};
+}
+DUET_GRAD(mul) {
+  const Tensor &a = ctx.in(0), &b = ctx.in(1), &g = ctx.grad();
+  return {unbroadcast(g * b, a.shape()), unbroadcast(g * a, b.shape())};
+}
+DUET_GRAD(div) {                                                       // d a/b = 1/b, -a/b^2
+  const Tensor &a = ctx.in(0), &b = ctx.in(1), &g = ctx.grad();
+  return {unbroadcast(g / b, a.shape()), unbroadcast(neg(g * a / (b * b)), b.shape())};
+}
+DUET_GRAD(mod) {                                                       // a - b trunc(a/b): 1, -trunc(a/b)
+  const Tensor &a = ctx.in(0), &b = ctx.in(1), &g = ctx.grad();
+  Tensor quotient = (a - ctx.result()) / b;
+  return {unbroadcast(g, a.shape()), unbroadcast(neg(g * quotient), b.shape())};
+}
+DUET_GRAD(pow) {                                                       // b a^(b-1), a^b log a (a > 0)
+  const Tensor &a = ctx.in(0), &b = ctx.in(1), &g = ctx.grad(), &y = ctx.result();
+  Tensor da = g * b * pow(a, b - 1);
+  Tensor positive = a > 0;
+  Tensor db = where(positive, g * y * log(where(positive, a, 1)), 0);
+  return {unbroadcast(da, a.shape()), unbroadcast(db, b.shape())};
+}
+DUET_GRAD(maximum) {                                                   // to the larger; ties to a
+  const Tensor &a = ctx.in(0), &b = ctx.in(1), &g = ctx.grad();
+  Tensor pick_a = a >= b;
+  return {unbroadcast(where(pick_a, g, 0), a.shape()), unbroadcast(where(pick_a, 0, g), b.shape())};
+}
+DUET_GRAD(minimum) {                                                   // to the smaller; ties to a
+  const Tensor &a = ctx.in(0), &b = ctx.in(1), &g = ctx.grad();
+  Tensor pick_a = a <= b;
+  return {unbroadcast(where(pick_a, g, 0), a.shape()), unbroadcast(where(pick_a, 0, g), b.shape())};
+}
+DUET_GRAD(where) {                                                     // to the branch each element took
+  const Tensor &c = ctx.in(0), &g = ctx.grad();
+  return {zero_like_scalar(), unbroadcast(where(c, g, 0), ctx.in(1).shape()),
+          unbroadcast(where(c, 0, g), ctx.in(2).shape())};
+}
+DUET_GRAD(cast) {                                                      // back to the input's dtype
+  const Tensor& x = ctx.in(0);
+  if (!is_floating(x.dtype())) return {Tensor()};
+  return {cast(ctx.grad(), x.dtype())};
+}
 
 }  // namespace duet

@@ -1,6 +1,7 @@
 // Public linear-algebra and neural-network ops: matmul, conv2d, max_pool2d,
 // dropout.
 #include <duet/runtime/dispatch.h>
+#include <duet/runtime/gradient.h>
 #include <duet/runtime/ops.h>
 
 namespace duet {
@@ -28,6 +29,52 @@ Tensor dropout(const Tensor& x, double rate, uint64_t seed, Loc loc) {
   if (rate == 0.0 && x.defined() && is_floating(x.dtype())) return x;  // identity, as DESIGN.md pins
   Attrs attrs{{"rate", rate}, {"seed", static_cast<int64_t>(seed)}};
   return dispatch1(k_dropout, {&x}, attrs, loc);
+}
+
+}  // namespace duet
+
+namespace duet {
+
+namespace {
+const OpDef& k_conv2d_backward_input = op_def("conv2d_backward_input");
+const OpDef& k_conv2d_backward_filter = op_def("conv2d_backward_filter");
+const OpDef& k_max_pool2d_backward = op_def("max_pool2d_backward");
+}  // namespace
+
+Tensor conv2d_backward_input(const Tensor& dy, const Tensor& w, const Shape& input_shape, int64_t stride,
+                             int64_t padding, Loc loc) {
+  Attrs attrs{{"stride", stride}, {"padding", padding}, {"input_shape", input_shape.vec()}};
+  return dispatch1(k_conv2d_backward_input, {&dy, &w}, attrs, loc);
+}
+
+Tensor conv2d_backward_filter(const Tensor& x, const Tensor& dy, const Shape& filter_shape, int64_t stride,
+                              int64_t padding, Loc loc) {
+  Attrs attrs{{"stride", stride}, {"padding", padding}, {"filter_shape", filter_shape.vec()}};
+  return dispatch1(k_conv2d_backward_filter, {&x, &dy}, attrs, loc);
+}
+
+Tensor max_pool2d_backward(const Tensor& x, const Tensor& dy, int64_t kernel, int64_t stride, Loc loc) {
+  Attrs attrs{{"kernel", kernel}, {"stride", stride == 0 ? kernel : stride}};
+  return dispatch1(k_max_pool2d_backward, {&x, &dy}, attrs, loc);
+}
+
+// ---- gradient rules --------------------------------------------------------------------
+
+DUET_GRAD(matmul) {                                     // g B^T, A^T g, batch dims summed back
+  const Tensor &a = ctx.in(0), &b = ctx.in(1), &g = ctx.grad();
+  return {unbroadcast(matmul(g, transpose(b)), a.shape()), unbroadcast(matmul(transpose(a), g), b.shape())};
+}
+DUET_GRAD(conv2d) {
+  const Tensor &x = ctx.in(0), &w = ctx.in(1);
+  int64_t stride = ctx.attrs.get_int("stride"), padding = ctx.attrs.get_int("padding");
+  return {conv2d_backward_input(ctx.grad(), w, x.shape(), stride, padding),
+          conv2d_backward_filter(x, ctx.grad(), w.shape(), stride, padding)};
+}
+DUET_GRAD(max_pool2d) {                                 // to each window's maximum
+  return {max_pool2d_backward(ctx.in(0), ctx.grad(), ctx.attrs.get_int("kernel"), ctx.attrs.get_int("stride"))};
+}
+DUET_GRAD(dropout) {                                    // the same mask and scale (same seed)
+  return {dropout(ctx.grad(), ctx.attrs.get_float("rate"), static_cast<uint64_t>(ctx.attrs.get_int("seed")))};
 }
 
 }  // namespace duet

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <duet/runtime/dispatch.h>
+#include <duet/runtime/gradient.h>
 #include <duet/runtime/ops.h>
 
 namespace duet {
@@ -69,6 +70,67 @@ Tensor slice(const Tensor& a, int64_t axis, int64_t begin, int64_t end, Loc loc)
 Tensor gather(const Tensor& a, const Tensor& indices, int64_t axis, Loc loc) {
   Attrs attrs{{"axis", axis}};
   return dispatch1(k_gather, {&a, &indices}, attrs, loc);
+}
+
+}  // namespace duet
+
+namespace duet {
+
+namespace {
+const OpDef& k_scatter_add = op_def("scatter_add");
+
+int norm_axis(int64_t a, int rank) { return static_cast<int>(a < 0 ? a + rank : a); }
+}  // namespace
+
+Tensor scatter_add(const Tensor& base, const Tensor& indices, const Tensor& updates, int64_t axis, Loc loc) {
+  Attrs attrs{{"axis", axis}};
+  return dispatch1(k_scatter_add, {&base, &indices, &updates}, attrs, loc);
+}
+
+// ---- gradient rules --------------------------------------------------------------------
+
+DUET_GRAD(reshape) { return {reshape(ctx.grad(), ctx.in(0).shape())}; }      // back to the input's shape
+DUET_GRAD(expand_dims) { return {reshape(ctx.grad(), ctx.in(0).shape())}; }
+DUET_GRAD(squeeze) { return {reshape(ctx.grad(), ctx.in(0).shape())}; }
+DUET_GRAD(transpose) {                                                        // the inverse permutation
+  const std::vector<int64_t>& perm = ctx.attrs.get_ints("perm");
+  int r = static_cast<int>(perm.size());
+  std::vector<int64_t> inverse(r);
+  for (int i = 0; i < r; ++i) inverse[norm_axis(perm[i], r)] = i;
+  return {transpose(ctx.grad(), inverse)};
+}
+DUET_GRAD(broadcast_to) { return {unbroadcast(ctx.grad(), ctx.in(0).shape())}; }
+DUET_GRAD(concat) {                                                           // each input's slice
+  int axis = norm_axis(ctx.attrs.get_int("axis"), ctx.in(0).rank());
+  std::vector<Tensor> out;
+  int64_t at = 0;
+  for (const Tensor& x : ctx.inputs) {
+    int64_t n = x.shape().dim(axis);
+    out.push_back(slice(ctx.grad(), axis, at, at + n));
+    at += n;
+  }
+  return out;
+}
+DUET_GRAD(slice) {                                                            // zeros around the slice
+  const Tensor& x = ctx.in(0);
+  int axis = norm_axis(ctx.attrs.get_int("axis"), x.rank());
+  int64_t n = x.shape().dim(axis), len = ctx.result().shape().dim(axis);
+  int64_t begin = ctx.attrs.get_int("begin");
+  if (begin < 0) begin += n;
+  begin = std::clamp<int64_t>(begin, 0, n);
+  Shape before = x.shape(), after = x.shape();
+  before.at(axis) = begin;
+  after.at(axis) = n - begin - len;
+  return {concat({zeros(before, x.dtype()), ctx.grad(), zeros(after, x.dtype())}, axis)};
+}
+DUET_GRAD(gather) {                                                           // scattered back, summed
+  const Tensor& x = ctx.in(0);
+  int64_t axis = ctx.attrs.get_int("axis");
+  return {scatter_add(zeros(x.shape(), x.dtype()), ctx.in(1), ctx.grad(), axis), Tensor()};
+}
+DUET_GRAD(scatter_add) {                                                      // base: g; updates: gathered g
+  int64_t axis = ctx.attrs.get_int("axis");
+  return {ctx.grad(), Tensor(), gather(ctx.grad(), ctx.in(1), axis)};
 }
 
 }  // namespace duet
