@@ -71,6 +71,7 @@ struct TapeEntry {
   Attrs attrs;
   SrcLoc loc;
   std::shared_ptr<const CustomBackward> custom;
+  std::shared_ptr<const detail::OpBackward> multi;  // an op-like call with several outputs
 };
 
 class TapeImpl {
@@ -181,6 +182,30 @@ void tape_record_custom(const std::vector<Tensor>& inputs, const Tensor& output,
   }
 }
 
+void tape_record_op(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+                    std::shared_ptr<const OpBackward> backward, SrcLoc loc) {
+  for (TapeImpl* tape : t_tapes) {
+    if (!tape->active()) continue;
+    bool any = std::any_of(inputs.begin(), inputs.end(), [&](const Tensor& t) { return tape->watches(t); });
+    if (!any) continue;
+    TapeEntry e;
+    e.inputs = inputs;
+    e.outputs = outputs;
+    e.loc = loc;
+    e.multi = backward;
+    for (const Tensor& o : outputs) tape->watch_tensor(o);
+    tape->entries.push_back(std::move(e));
+  }
+}
+
+bool tapes_watch_any(const std::vector<Tensor>& tensors) {
+  for (TapeImpl* tape : t_tapes)
+    if (tape->active())
+      for (const Tensor& t : tensors)
+        if (tape->watches(t)) return true;
+  return false;
+}
+
 }  // namespace detail
 
 GradientTape::GradientTape(bool persistent) : impl_(std::make_unique<TapeImpl>(persistent)) {
@@ -265,7 +290,12 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vect
     }
     if (!any) continue;
     std::vector<Tensor> in_grads;
-    if (e.custom) {
+    if (e.multi) {
+      for (size_t k = 0; k < out_grads.size(); ++k)
+        if (!out_grads[k].defined()) out_grads[k] = zeros_like(e.outputs[k]);
+      LocationOverride at(e.loc);
+      in_grads = (*e.multi)(out_grads);
+    } else if (e.custom) {
       in_grads = (*e.custom)(e.inputs, e.outputs[0], out_grads[0]);
       if (in_grads.size() != e.inputs.size())
         throw Error(format_error("custom_gradient", fmt::format("backward returned {} gradients for {} inputs",

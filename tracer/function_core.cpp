@@ -31,6 +31,9 @@
 #include <duet/graph/printer.h>
 #include <duet/graph/verifier.h>
 #include <duet/passes/pass.h>
+#include <duet/runtime/autodiff.h>
+#include <duet/runtime/ops.h>
+#include <duet/runtime/tape_hooks.h>
 #include <duet/runtime/tensor_impl.h>
 #include <duet/tracer/trace_context.h>
 
@@ -56,8 +59,13 @@ struct ArgSpec {
 
 bool dims_fit(const Shape& want, const Shape& got);
 
+using BackwardFunction = Function<std::vector<Tensor>(std::vector<Tensor>, std::vector<Tensor>)>;
+
 struct Trace {
   std::string name;
+  // The traced backward of this trace, built on its first use under a tape.
+  mutable std::mutex backward_mu;
+  mutable std::shared_ptr<BackwardFunction> backward;
   std::vector<ArgSpec> spec;
   std::string traced_ir, optimized_ir;
   std::unique_ptr<codegen::Program> program;
@@ -156,7 +164,7 @@ std::string value_text(double d) { return fmt::format("{}", d); }
 
 std::vector<Tensor> run_trace(const Trace& t, std::vector<ArgValue>& args);
 
-class FunctionCore {
+class FunctionCore : public std::enable_shared_from_this<FunctionCore> {
  public:
   FunctionCore(Body body, FunctionOptions options, const char* result_kind)
       : body_(std::move(body)), options_(std::move(options)), result_kind_(result_kind) {
@@ -464,8 +472,83 @@ std::shared_ptr<FunctionCore> make_core(Body body, FunctionOptions options, cons
   return std::make_shared<FunctionCore>(std::move(body), std::move(options), result_kind);
 }
 
+// NOTE [Functions under a tape]
+// A compiled call bypasses dispatch, so a recording tape would not see its
+// ops. Under a tape the call is recorded as one op: its inputs are the tensor
+// arguments and the variables the trace reads (read through value(), so the
+// tape watches the trainable ones), and its backward is a second traced
+// function that re-runs the body under a tape and returns the
+// vector-Jacobian product. A function taking Variable arguments is inlined
+// instead (each op recorded), since its backward would need those variables.
+namespace {
+
+std::shared_ptr<BackwardFunction> backward_of(const std::shared_ptr<FunctionCore>& core, const Trace& t,
+                                              const std::vector<ArgValue>& args) {
+  std::lock_guard<std::mutex> lock(t.backward_mu);
+  if (t.backward) return t.backward;
+  std::vector<ArgValue> shape_of_args = args;  // by-value arguments are part of this trace
+  std::vector<Variable> variables;
+  for (const VariableBinding& b : t.bindings) variables.push_back(b.captured);
+  FunctionOptions options;
+  options.name = t.name + "_backward";
+  t.backward = std::make_shared<BackwardFunction>(
+      [core, shape_of_args, variables](std::vector<Tensor> xs, std::vector<Tensor> dys) {
+        GradientTape tape(/*persistent=*/true);
+        for (const Tensor& x : xs) tape.watch(x);
+        std::vector<ArgValue> call = shape_of_args;
+        size_t next = 0;
+        for (ArgValue& a : call) {
+          if (a.kind == ArgValue::Kind::tensor) a.tensor = xs[next++];
+          if (a.kind == ArgValue::Kind::tensor_list)
+            for (Tensor& e : a.list) e = xs[next++];
+        }
+        std::vector<Tensor> outs = call_inline(*core, call);
+        Tensor target;
+        for (size_t i = 0; i < outs.size() && i < dys.size(); ++i) {
+          if (!is_floating(outs[i].dtype())) continue;
+          Tensor term = sum(outs[i] * dys[i]);  // vector-Jacobian product: weight each output
+          target = target.defined() ? add(target, term) : term;
+        }
+        std::vector<GradSource> sources(xs.begin(), xs.end());
+        for (const Variable& v : variables) sources.push_back(v);
+        std::vector<Tensor> grads(sources.size());
+        if (target.defined()) grads = tape.gradient(target, sources, Tensor());
+        for (size_t i = 0; i < grads.size(); ++i)
+          if (!grads[i].defined())
+            grads[i] = i < xs.size() ? zeros_like(xs[i]) : zeros(variables[i - xs.size()].shape(),
+                                                                  variables[i - xs.size()].dtype());
+        return grads;
+      },
+      options);
+  return t.backward;
+}
+
+std::vector<Tensor> call_under_tape(FunctionCore& core, const std::shared_ptr<const Trace>& t,
+                                    std::vector<ArgValue>& args) {
+  for (const ArgValue& a : args)
+    if (a.kind == ArgValue::Kind::variable) return call_inline(core, args);
+  std::vector<Tensor> tape_inputs;
+  for (const ArgValue& a : args) {
+    if (a.kind == ArgValue::Kind::tensor) tape_inputs.push_back(a.tensor);
+    if (a.kind == ArgValue::Kind::tensor_list) tape_inputs.insert(tape_inputs.end(), a.list.begin(), a.list.end());
+  }
+  const size_t num_tensors = tape_inputs.size();
+  for (const VariableBinding& b : t->bindings) tape_inputs.push_back(b.captured.value());
+  std::vector<Tensor> outs = run_trace(*t, args);
+  if (!tapes_watch_any(tape_inputs)) return outs;
+  std::shared_ptr<BackwardFunction> backward = backward_of(core.shared_from_this(), *t, args);
+  std::vector<Tensor> xs(tape_inputs.begin(), tape_inputs.begin() + static_cast<std::ptrdiff_t>(num_tensors));
+  auto op = std::make_shared<const OpBackward>(
+      [backward, xs](const std::vector<Tensor>& dys) { return (*backward)(xs, dys); });
+  tape_record_op(tape_inputs, outs, op, SrcLoc());
+  return outs;
+}
+
+}  // namespace
+
 std::vector<Tensor> call_core(FunctionCore& core, std::vector<ArgValue>& args) {
   std::shared_ptr<const Trace> t = core.get_trace(args);
+  if (tapes_recording()) return call_under_tape(core, t, args);
   return run_trace(*t, args);
 }
 
