@@ -42,3 +42,16 @@ TEST_CASE("an unknown op name is an Error naming the closest op", "[registry]") 
     CHECK(msg.find("'matmul'") != std::string::npos);
   }
 }
+
+#include <duet/runtime/gradient.h>
+
+TEST_CASE("every op has a gradient rule or says it is not differentiable", "[registry][autodiff]") {
+  for (const OpDef* op : OpRegistry::get().all()) {
+    INFO("op " << op->name());
+    // cond, while and fusion get their gradients from their regions (the
+    // control-flow issue); constant and print are not differentiable.
+    if (op->has(kStructural) && !op->has(kNotDifferentiable)) continue;
+    const bool has_rule = find_gradient(*op) != nullptr;
+    CHECK(has_rule != op->has(kNotDifferentiable));
+  }
+}
