@@ -70,6 +70,7 @@ struct Trace {
   std::string traced_ir, optimized_ir;
   std::unique_ptr<codegen::Program> program;
   std::vector<VariableBinding> bindings;
+  std::vector<Variable> captured;  // the captured variables the trace reads or writes
   std::vector<int> writebacks;  // per write-back result: index into bindings
   int num_user_results = 0;
   int num_tensor_params = 0;
@@ -93,7 +94,7 @@ const char* kind_name(ArgValue::Kind k) {
 std::string spec_text(const ArgSpec& s) {
   switch (s.kind) {
     case ArgValue::Kind::tensor: return s.types[0].str();
-    case ArgValue::Kind::variable: return "Variable " + s.types[0].str();
+    case ArgValue::Kind::variable: return "Variable " + s.types[0].str() + (s.value.empty() ? "" : " " + s.value);
     case ArgValue::Kind::tensor_list: {
       std::string t = "[";
       for (size_t i = 0; i < s.types.size(); ++i) t += (i ? ", " : "") + s.types[i].str();
@@ -252,6 +253,12 @@ std::vector<ArgSpec> FunctionCore::spec_of(const std::vector<ArgValue>& args) co
       case ArgValue::Kind::variable:
         if (!a.variable.defined()) throw Error(fmt::format("function '{}': {} is an empty Variable", name(), where));
         s.types.push_back(TensorType{a.variable.dtype(), a.variable.shape()});
+        // Aliasing is part of the key: (v, v) and (v, w) need different traces.
+        for (size_t j = 0; j < i; ++j)
+          if (args[j].kind == ArgValue::Kind::variable && args[j].variable.same_as(a.variable)) {
+            s.value = fmt::format("(the variable of arg {})", j);
+            break;
+          }
         break;
       case ArgValue::Kind::tensor_list:
         for (size_t k = 0; k < a.list.size(); ++k) {
@@ -361,16 +368,28 @@ std::shared_ptr<const Trace> FunctionCore::trace(std::vector<ArgValue>& args, co
   auto t = std::make_shared<Trace>();
   t->name = name();
   t->spec = spec;
+  // Variable arguments are traced through proxies (one per distinct variable),
+  // so a read through the argument is told apart from a read of the same
+  // variable captured by the callable (NOTE [Variable arguments]).
+  std::vector<ArgValue> symbolic = args;
   std::vector<Variable> arg_vars;
   std::vector<int> arg_var_positions;
-  for (size_t i = 0; i < args.size(); ++i)
-    if (args[i].kind == ArgValue::Kind::variable) {
-      arg_vars.push_back(args[i].variable);
-      arg_var_positions.push_back(static_cast<int>(i));
-    }
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i].kind != ArgValue::Kind::variable) continue;
+    const Variable& real = args[i].variable;
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; ++j)
+      if (args[j].kind == ArgValue::Kind::variable && args[j].variable.same_as(real)) {
+        symbolic[i].variable = symbolic[j].variable;
+        seen = true;
+      }
+    if (seen) continue;
+    Variable proxy(real.concrete_value(), real.name(), real.trainable());
+    symbolic[i].variable = proxy;
+    arg_vars.push_back(proxy);
+    arg_var_positions.push_back(static_cast<int>(i));
+  }
   TraceContext ctx(name(), arg_vars, arg_var_positions, /*allow_variable_creation=*/traces_ == 0);
-  // Symbolic copies of the tensor arguments; by-value and Variable arguments pass as they are.
-  std::vector<ArgValue> symbolic = args;
   for (size_t i = 0; i < args.size(); ++i) {
     ArgValue& a = symbolic[i];
     if (a.kind == ArgValue::Kind::tensor) {
@@ -405,6 +424,8 @@ std::shared_ptr<const Trace> FunctionCore::trace(std::vector<ArgValue>& args, co
   t->num_user_results = static_cast<int>(results.size());
   ctx.finish_variables();
   t->bindings = ctx.bindings();
+  for (const VariableBinding& b : t->bindings)
+    if (b.arg_index < 0) t->captured.push_back(b.captured);
   t->writebacks = ctx.writeback_params();
   std::unique_ptr<Graph> g = ctx.take_graph();
   t->traced_ir = print_graph(*g);
@@ -456,7 +477,7 @@ std::vector<Tensor> run_trace(const Trace& t, std::vector<ArgValue>& args) {
 }
 
 std::vector<Tensor> FunctionCore::inline_call(std::vector<ArgValue>& args) {
-  check_recursion();
+  if (current_recorder()) check_recursion();  // eagerly (run_functions_eagerly) recursion is plain C++
   t_tracing.push_back(this);
   try {
     std::vector<Tensor> out = body_(args);
@@ -546,8 +567,23 @@ std::vector<Tensor> call_under_tape(FunctionCore& core, const std::shared_ptr<co
 
 }  // namespace
 
+// NOTE [Variable arguments]
+// A trace binds each Variable argument to a parameter of its own. A call that
+// passes a variable the callable also captures would need both to be one
+// variable, which that trace cannot express, so such a call runs the callable
+// eagerly (correct, not compiled). Aliasing among the arguments themselves is
+// part of the cache key instead.
+static bool aliases_captured(const Trace& t, const std::vector<ArgValue>& args) {
+  for (const ArgValue& a : args)
+    if (a.kind == ArgValue::Kind::variable)
+      for (const Variable& c : t.captured)
+        if (c.same_as(a.variable)) return true;
+  return false;
+}
+
 std::vector<Tensor> call_core(FunctionCore& core, std::vector<ArgValue>& args) {
   std::shared_ptr<const Trace> t = core.get_trace(args);
+  if (aliases_captured(*t, args)) return call_inline(core, args);
   if (tapes_recording()) return call_under_tape(core, t, args);
   return run_trace(*t, args);
 }
