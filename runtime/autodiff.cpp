@@ -54,13 +54,21 @@ GradFn find_gradient(const OpDef& op) {
 
 Tensor unbroadcast(const Tensor& g, const Shape& shape, Loc loc) {
   if (!g.defined() || g.shape() == shape) return g;
+  // Sum away the leading dims broadcasting added, then (keeping dims) the
+  // ones it stretched from 1: no reshape, so dynamic dims are fine.
   const Shape& gs = g.shape();
   int lead = gs.rank() - shape.rank();
-  std::vector<int64_t> axes;
-  for (int i = 0; i < gs.rank(); ++i)
-    if (i < lead || (shape.dim(i - lead) == 1 && gs.dim(i) != 1)) axes.push_back(i);
-  Tensor s = axes.empty() ? g : sum(g, axes, /*keepdims=*/true, loc);
-  return reshape(s, shape, loc);
+  Tensor s = g;
+  if (lead > 0) {
+    std::vector<int64_t> axes;
+    for (int i = 0; i < lead; ++i) axes.push_back(i);
+    s = sum(s, axes, /*keepdims=*/false, loc);
+  }
+  std::vector<int64_t> stretched;
+  for (int i = 0; i < shape.rank(); ++i)
+    if (shape.dim(i) == 1 && s.shape().dim(i) != 1) stretched.push_back(i);
+  if (!stretched.empty()) s = sum(s, stretched, /*keepdims=*/true, loc);
+  return s;
 }
 
 // ---- tapes -----------------------------------------------------------------------------

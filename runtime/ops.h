@@ -108,6 +108,8 @@ Tensor reshape(const Tensor& a, const Shape& shape, Loc loc = Loc::current());  
 Tensor expand_dims(const Tensor& a, int64_t axis, Loc loc = Loc::current());
 Tensor squeeze(const Tensor& a, const Axes& axes = {}, Loc loc = Loc::current());  // {} = every size-1 dim
 Tensor broadcast_to(const Tensor& a, const Shape& shape, Loc loc = Loc::current());
+// a broadcast to the shape of b (b's values are not read); works with dynamic dims.
+Tensor broadcast_like(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
 Tensor concat(const std::vector<Tensor>& tensors, int64_t axis = 0, Loc loc = Loc::current());
 Tensor slice(const Tensor& a, int64_t axis, int64_t begin, int64_t end, Loc loc = Loc::current());
 Tensor gather(const Tensor& a, const Tensor& indices, int64_t axis = 0, Loc loc = Loc::current());

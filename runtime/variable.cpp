@@ -70,7 +70,7 @@ const Shape& Variable::shape() const { return checked(state_).type.shape; }
 DType Variable::dtype() const { return checked(state_).type.dtype; }
 Device Variable::device() const { return checked(state_).device; }
 
-void Variable::assign(const Tensor& t, Loc loc) {
+void Variable::assign(const Tensor& t, Loc loc) const {
   VariableState& s = checked(state_);
   if (!t.defined()) throw Error(format_error("assign", "the value is undefined", loc));
   const TensorType& cur = s.type;  // never the current value: another thread may be replacing it
@@ -87,7 +87,7 @@ void Variable::assign(const Tensor& t, Loc loc) {
   s.value = t;
 }
 
-void Variable::assign_add(const Tensor& t, Loc loc) { assign(add(Operand(value(), loc), Operand(t, loc)), loc); }
-void Variable::assign_sub(const Tensor& t, Loc loc) { assign(sub(Operand(value(), loc), Operand(t, loc)), loc); }
+void Variable::assign_add(const Tensor& t, Loc loc) const { assign(add(Operand(value(), loc), Operand(t, loc)), loc); }
+void Variable::assign_sub(const Tensor& t, Loc loc) const { assign(sub(Operand(value(), loc), Operand(t, loc)), loc); }
 
 }  // namespace duet

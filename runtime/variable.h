@@ -31,9 +31,9 @@ class Variable {
   Device device() const;
 
   // Replaces the value with t's values; dtype and shape must match.
-  void assign(const Tensor& t, Loc loc = Loc::current());
-  void assign_add(const Tensor& t, Loc loc = Loc::current());
-  void assign_sub(const Tensor& t, Loc loc = Loc::current());
+  void assign(const Tensor& t, Loc loc = Loc::current()) const;
+  void assign_add(const Tensor& t, Loc loc = Loc::current()) const;
+  void assign_sub(const Tensor& t, Loc loc = Loc::current()) const;
 
   // Identity: two handles of the same variable compare equal.
   bool same_as(const Variable& o) const { return state_ == o.state_; }

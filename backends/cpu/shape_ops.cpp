@@ -89,7 +89,7 @@ void transpose_kernel(KernelContext& ctx) {
       // A 2-D transpose: copy in tiles so both sides stay in cache.
       int64_t rows = p.dims[0], cols = p.dims[1], ld = p.strides[0][1];
       constexpr int64_t kTile = 32;
-      parallel_for((rows + kTile - 1) / kTile, 1, [&](int64_t lo, int64_t hi) {
+      parallel_for((rows + kTile - 1) / kTile, std::max<int64_t>(1, kParallelGrain / (kTile * cols)), [&](int64_t lo, int64_t hi) {
         for (int64_t ib = lo * kTile; ib < std::min(rows, hi * kTile); ib += kTile)
           for (int64_t jb = 0; jb < cols; jb += kTile)
             for (int64_t i = ib; i < std::min(rows, ib + kTile); ++i)
@@ -176,6 +176,7 @@ DUET_REGISTER_KERNEL(expand_dims, cpu, alias_kernel);
 DUET_REGISTER_KERNEL(squeeze, cpu, alias_kernel);
 DUET_REGISTER_KERNEL(stop_gradient, cpu, alias_kernel);
 DUET_REGISTER_KERNEL(broadcast_to, cpu, broadcast_to_kernel);
+DUET_REGISTER_KERNEL(broadcast_like, cpu, broadcast_to_kernel);  // the output shape is b's
 DUET_REGISTER_KERNEL(transpose, cpu, transpose_kernel);
 DUET_REGISTER_KERNEL(concat, cpu, concat_kernel);
 DUET_REGISTER_KERNEL(slice, cpu, slice_kernel);

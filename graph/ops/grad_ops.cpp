@@ -38,6 +38,7 @@ void infer_conv2d_backward_input(InferContext& ctx) {
   Shape x(ctx.attrs().get_ints("input_shape"));
   if (x.rank() != 4 || dy.shape.rank() != 4 || w.shape.rank() != 4)
     ctx.shape_error(fmt::format("expects rank-4 operands and input_shape, got {} and {}", ctx.operand_types(), x.str()));
+  x.at(0) = dy.shape.dim(0);  // the batch follows dy (it may be dynamic in the attribute)
   ctx.add_result(dy.dtype, x);
 }
 

@@ -103,6 +103,20 @@ void infer_broadcast_to(InferContext& ctx) {
   ctx.add_result(x.dtype, target);
 }
 
+// broadcast_like(a, b): a broadcast to b's shape, which may be dynamic (the
+// shape-polymorphic form gradients use).
+void infer_broadcast_like(InferContext& ctx) {
+  const TensorType& a = ctx.in(0);
+  const TensorType& b = ctx.in(1);
+  Shape out;
+  if (!broadcast_shapes(a.shape, b.shape, &out) || out.rank() != b.shape.rank())
+    ctx.shape_error(fmt::format("cannot broadcast {} to the shape of {}", a.str(), b.str()));
+  for (int i = 0; i < out.rank(); ++i)
+    if (b.shape.dim(i) >= 0 && out.dim(i) != b.shape.dim(i))
+      ctx.shape_error(fmt::format("cannot broadcast {} to the shape of {}", a.str(), b.str()));
+  ctx.add_result(a.dtype, b.shape);
+}
+
 void infer_concat(InferContext& ctx) {
   if (ctx.num_inputs() == 0) ctx.error("expects at least one tensor");
   const TensorType& first = ctx.in(0);
@@ -173,6 +187,7 @@ DUET_OP(expand_dims).traits(kPure | kView).operands(1).attr("axis", AttrKind::in
 DUET_OP(squeeze).traits(kPure | kView).operands(1).attr("axes", AttrKind::ints).infer(infer_squeeze);
 DUET_OP(transpose).traits(kPure).operands(1).attr("perm", AttrKind::ints).infer(infer_transpose);
 DUET_OP(broadcast_to).traits(kPure).operands(1).attr("shape", AttrKind::ints).infer(infer_broadcast_to);
+DUET_OP(broadcast_like).traits(kPure).operands(2).infer(infer_broadcast_like);
 DUET_OP(concat).traits(kPure | kVariadic).operands(-1).attr("axis", AttrKind::integer).infer(infer_concat);
 DUET_OP(slice).traits(kPure).operands(1)
     .attr("axis", AttrKind::integer).attr("begin", AttrKind::integer).attr("end", AttrKind::integer)

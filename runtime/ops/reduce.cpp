@@ -46,40 +46,50 @@ Tensor one_hot(const Tensor& labels, int64_t depth, Loc loc) {
 namespace duet {
 
 namespace {
-// The reduced input's shape with 1 at every reduced axis (keepdims).
-Shape kept_shape(const Tensor& x, const Attrs& attrs, int64_t* count) {
-  std::vector<int> axes = reduction_axes(attrs.get_ints("axes"), x.rank());
-  Shape s = x.shape();
-  *count = 1;
-  for (int a : axes) {
-    *count *= s.dim(a);
-    s.at(a) = 1;
+// g with every reduced axis back as a size-1 dim, broadcast to x's shape
+// (dynamic-safe: expand_dims and broadcast_like, never a static shape).
+Tensor spread(const GradContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  Tensor g = ctx.grad();
+  std::vector<int> axes = reduction_axes(ctx.attrs.get_ints("axes"), x.rank());
+  if (!ctx.attrs.get_bool("keepdims"))
+    for (int a : axes) g = expand_dims(g, a);
+  return broadcast_like(g, x);
+}
+
+std::vector<int64_t> reduced_axes(const GradContext& ctx) {
+  std::vector<int64_t> out;
+  for (int a : reduction_axes(ctx.attrs.get_ints("axes"), ctx.in(0).rank())) out.push_back(a);
+  return out;
+}
+
+// How many elements each output reduced: a constant when the reduced dims
+// are static, else counted at run time.
+Tensor reduced_count(const GradContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  int64_t count = 1;
+  bool dynamic = false;
+  for (int64_t a : reduced_axes(ctx)) {
+    if (x.shape().dim(static_cast<int>(a)) < 0) dynamic = true;
+    else count *= x.shape().dim(static_cast<int>(a));
   }
-  return s;
+  if (!dynamic) return scalar(static_cast<double>(count), x.dtype());
+  return sum(broadcast_like(scalar(1.0, x.dtype()), x), reduced_axes(ctx), /*keepdims=*/true);
 }
 }  // namespace
 
 // ---- gradient rules --------------------------------------------------------------------
 
-DUET_GRAD(sum) {                                                  // every element gets g
-  int64_t count;
-  Shape kept = kept_shape(ctx.in(0), ctx.attrs, &count);
-  return {broadcast_to(reshape(ctx.grad(), kept), ctx.in(0).shape())};
-}
-DUET_GRAD(mean) {                                                 // every element gets g / count
-  int64_t count;
-  Shape kept = kept_shape(ctx.in(0), ctx.attrs, &count);
-  return {broadcast_to(reshape(ctx.grad(), kept), ctx.in(0).shape()) / static_cast<double>(count)};
-}
+DUET_GRAD(sum) { return {spread(ctx)}; }                          // every element gets g
+DUET_GRAD(mean) { return {spread(ctx) / reduced_count(ctx)}; }   // every element gets g / count
 static std::vector<Tensor> extremum_grad(const GradContext& ctx) {  // shared evenly by the ties
   const Tensor& x = ctx.in(0);
-  int64_t count;
-  Shape kept = kept_shape(x, ctx.attrs, &count);
-  std::vector<int64_t> axes;
-  for (int a : reduction_axes(ctx.attrs.get_ints("axes"), x.rank())) axes.push_back(a);
-  Tensor mask = cast(equal(x, reshape(ctx.result(), kept)), x.dtype());
-  Tensor ties = sum(mask, axes, /*keepdims=*/true);
-  return {mask * reshape(ctx.grad(), kept) / ties};
+  Tensor y = ctx.result();
+  if (!ctx.attrs.get_bool("keepdims"))
+    for (int64_t a : reduced_axes(ctx)) y = expand_dims(y, a);
+  Tensor mask = cast(equal(x, broadcast_like(y, x)), x.dtype());
+  Tensor ties = sum(mask, reduced_axes(ctx), /*keepdims=*/true);
+  return {mask * spread(ctx) / ties};
 }
 DUET_GRAD(max) { return extremum_grad(ctx); }
 DUET_GRAD(min) { return extremum_grad(ctx); }

@@ -82,6 +82,14 @@ const OpDef& k_scatter_add = op_def("scatter_add");
 int norm_axis(int64_t a, int rank) { return static_cast<int>(a < 0 ? a + rank : a); }
 }  // namespace
 
+namespace {
+const OpDef& k_broadcast_like = op_def("broadcast_like");
+}
+
+Tensor broadcast_like(const Tensor& a, const Tensor& b, Loc loc) {
+  return dispatch1(k_broadcast_like, {&a, &b}, no_attrs(), loc);
+}
+
 Tensor scatter_add(const Tensor& base, const Tensor& indices, const Tensor& updates, int64_t axis, Loc loc) {
   Attrs attrs{{"axis", axis}};
   return dispatch1(k_scatter_add, {&base, &indices, &updates}, attrs, loc);
@@ -100,6 +108,7 @@ DUET_GRAD(transpose) {                                                        //
   return {transpose(ctx.grad(), inverse)};
 }
 DUET_GRAD(broadcast_to) { return {unbroadcast(ctx.grad(), ctx.in(0).shape())}; }
+DUET_GRAD(broadcast_like) { return {unbroadcast(ctx.grad(), ctx.in(0).shape()), Tensor()}; }
 DUET_GRAD(concat) {                                                           // each input's slice
   int axis = norm_axis(ctx.attrs.get_int("axis"), ctx.in(0).rank());
   std::vector<Tensor> out;
@@ -126,7 +135,7 @@ DUET_GRAD(slice) {                                                            //
 DUET_GRAD(gather) {                                                           // scattered back, summed
   const Tensor& x = ctx.in(0);
   int64_t axis = ctx.attrs.get_int("axis");
-  return {scatter_add(zeros(x.shape(), x.dtype()), ctx.in(1), ctx.grad(), axis), Tensor()};
+  return {scatter_add(broadcast_like(scalar(0.0, x.dtype()), x), ctx.in(1), ctx.grad(), axis), Tensor()};
 }
 DUET_GRAD(scatter_add) {                                                      // base: g; updates: gathered g
   int64_t axis = ctx.attrs.get_int("axis");

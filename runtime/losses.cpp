@@ -1,0 +1,28 @@
+// Losses written with duet ops: differentiable, traceable.
+#include <duet/runtime/losses.h>
+
+#include <fmt/format.h>
+
+#include <duet/runtime/ops.h>
+
+namespace duet::losses {
+
+Tensor sparse_softmax_cross_entropy(const Tensor& labels, const Tensor& logits, Loc loc) {
+  const char* op = "sparse_softmax_cross_entropy";
+  if (!labels.defined() || !logits.defined()) throw Error(format_error(op, "an operand is undefined", loc));
+  if (logits.rank() != 2 || labels.rank() != 1)
+    throw ShapeError(format_error(op, fmt::format("expects labels [B] and logits [B, C], got {} and {}",
+                                                  labels.type().str(), logits.type().str()), loc));
+  if (labels.shape()[0] != logits.shape()[0] && labels.shape()[0] >= 0 && logits.shape()[0] >= 0)
+    throw ShapeError(format_error(op, fmt::format("batch sizes differ: labels {}, logits {}", labels.type().str(),
+                                                  logits.type().str()), loc));
+  Tensor log_p = log_softmax(logits, -1, loc);
+  Tensor picked = sum(cast(one_hot(labels, logits.shape()[1], loc), logits.dtype(), loc) * log_p, {1}, false, loc);
+  return neg(mean(picked, {}, false, loc), loc);
+}
+
+Tensor mean_squared_error(const Tensor& y_true, const Tensor& y_pred, Loc loc) {
+  return mean(square(sub(Operand(y_pred, loc), y_true), loc), {}, false, loc);
+}
+
+}  // namespace duet::losses
