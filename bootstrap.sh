@@ -36,7 +36,7 @@ cmake --build build
 
 if [ "$mode" = demo ]; then
   echo "==> running the demo"
-  ./build/examples/eager_showcase
+  ./build/examples/fashion_mnist
 else
   echo "==> running every test"
   ctest --test-dir build --output-on-failure -j 2
