@@ -22,12 +22,12 @@ namespace {
 constexpr const char* kUsage =
     "usage: duet-bench [--quick] [--only NAMES] [--threads N] [--json FILE]\n"
     "  --quick        fewer repeats: for development, not for numbers to keep\n"
-    "  --only NAMES   comma-separated subset of W1,W2,add,matmul (default: all);\n"
+    "  --only NAMES   comma-separated subset of W1,W2,W5,add,matmul (default: all);\n"
     "                 the STREAM triad runs whenever W2 or add does\n"
     "  --threads N    size of the kernel thread team (duet::set_num_threads)\n"
     "  --json FILE    also write the results as JSON (shape: WORKLOADS.md)\n";
 
-const std::vector<std::string> kWorkloadNames = {"W1", "W2", "add", "matmul"};
+const std::vector<std::string> kWorkloadNames = {"W1", "W2", "W5", "add", "matmul"};
 
 // A mistake on the command line: reported with the usage, exit status 2.
 struct UsageError {
@@ -46,10 +46,10 @@ struct Options {
 
 // Warm-up and timed repeats of each measurement, full and --quick, in one place.
 struct Plan {
-  Repeats dispatch, ew_chain, add, triad, matmul;
+  Repeats dispatch, ew_chain, add, triad, matmul, train;
 };
-constexpr Plan kFullPlan{{20, 200}, {2, 15}, {3, 30}, {3, 30}, {3, 30}};
-constexpr Plan kQuickPlan{{5, 30}, {1, 3}, {1, 5}, {1, 5}, {1, 5}};
+constexpr Plan kFullPlan{{20, 200}, {2, 15}, {3, 30}, {3, 30}, {3, 30}, {3, 30}};
+constexpr Plan kQuickPlan{{5, 30}, {1, 3}, {1, 5}, {1, 5}, {1, 5}, {1, 5}};
 
 int parse_threads(const std::string& text) {
   size_t used = 0;
@@ -152,6 +152,12 @@ Report run(const Options& o) {
       progress("add-2^24");
       add_row(report, "add-2^24", "eager", "gbps", add_eager(plan.add)).floor_workload = "W2";
     }
+  }
+  if (o.wants("W5")) {
+    progress("W5 mlp-train");
+    add_row(report, "W5", "eager", "ms_per_step", mlp_train_eager(plan.train));
+    add_row(report, "W5", "traced", "ms_per_step", mlp_train_traced(plan.train));
+    add_row(report, "W5", "floor", "ms_per_step", mlp_train_floor(plan.train));
   }
   if (o.wants("matmul")) {
     progress("matmul-1024");

@@ -26,6 +26,12 @@ Summary add_eager(const Repeats& r);
 // matmul-1024 through duet::matmul; ms.
 Summary matmul_eager(const Repeats& r);
 
+// W5 mlp-train: ms per training step, eager and traced; the floor is the
+// step's five matmuls through oneDNN directly.
+Summary mlp_train_eager(const Repeats& r);
+Summary mlp_train_traced(const Repeats& r);
+Summary mlp_train_floor(const Repeats& r);
+
 // STREAM triad a = b + s*c on 2^24 doubles, OpenMP with duet::num_threads()
 // threads; GB/s counting the three arrays once.
 Summary triad(const Repeats& r);
