@@ -9,7 +9,8 @@
 //  - the buffer of its operand, for view ops (reshape, expand_dims, squeeze).
 // A returned value that lives in the arena or in a variable's buffer is
 // copied out, so results never alias the arena (reused by later calls) or a
-// variable (which a later memory plan may update in place). Slot shapes are
+// variable (which a later memory plan may update in place); so is a
+// variable's new value that is also returned to the user. Slot shapes are
 // resolved once per distinct tuple of input shapes and memoized, so a call
 // with seen shapes runs no type inference.
 #include <duet/codegen/program.h>
@@ -61,6 +62,7 @@ struct Program::Impl {
   std::vector<Storage*> constant_storage;
   std::vector<Step> steps;
   std::vector<int> result_slots;
+  std::vector<bool> writeback;          // per result: a variable's final value
   std::vector<bool> returned;           // per slot
   std::vector<int> view_source;         // per slot: the slot a view reads, else -1
   bool dynamic = false;
@@ -115,9 +117,10 @@ std::unique_ptr<Program> Program::lower(const Graph& g) {
     impl->steps.push_back(std::move(step));
   }
   impl->returned.assign(impl->num_slots, false);
-  for (const Value* v : g.results()) {
-    int s = slot.at(v);
+  for (size_t i = 0; i < g.results().size(); ++i) {
+    int s = slot.at(g.results()[i]);
     impl->result_slots.push_back(s);
+    impl->writeback.push_back(g.parent_node() == nullptr && !g.result_variable(static_cast<int>(i)).empty());
     impl->returned[s] = true;
   }
   return std::unique_ptr<Program>(new Program(std::move(impl)));
@@ -243,13 +246,18 @@ void Program::run(const std::vector<Buffer>& inputs, std::vector<Buffer>* output
     }
   }
   outputs->clear();
-  for (int s : p.result_slots) {
+  std::vector<bool> handed_out(p.num_slots, false);
+  for (size_t r = 0; r < p.result_slots.size(); ++r) {
+    int s = p.result_slots[r];
     const TensorType& t = plan->types[s];
     // Follow views to the buffer they read.
     int root = s;
     while (plan->where[root] == Where::view) root = p.view_source[root];
     Where w = plan->where[root];
-    bool copy = w == Where::arena || (w == Where::input && root < p.num_params && p.variable_param[root]);
+    // A variable's new value never shares a buffer with another result.
+    bool copy = w == Where::arena || (w == Where::input && root < p.num_params && p.variable_param[root]) ||
+                (p.writeback[r] && handed_out[root]);
+    handed_out[root] = true;
     if (copy) {
       size_t bytes = static_cast<size_t>(t.shape.numel()) * dtype_size(t.dtype);
       Storage* fresh = Storage::allocate(bytes, Device::cpu());

@@ -36,15 +36,13 @@ Variable::Variable(const Tensor& initial, std::string name, bool trainable, Loc 
   state_->device = initial.device();
   state_->name = std::move(name);
   state_->trainable = trainable;
-  if (Recorder* rec = current_recorder()) {
-    if (!initial.impl()->storage)
-      throw TraceError(format_error("Variable",
-                                    fmt::format("'{}' is created inside a trace from a traced value ({}); create it "
-                                                "from a concrete tensor (zeros, randn, ...) or outside the function",
-                                                state_->name, initial.type().str()),
-                                    loc));
-    rec->variable_created(*this, loc);
-  }
+  if (!initial.impl()->storage)
+    throw TraceError(format_error("Variable",
+                                  fmt::format("'{}' needs a concrete initial value, got a traced {}; create it from "
+                                              "a concrete tensor (zeros, randn, ...)",
+                                              state_->name, initial.type().str()),
+                                  loc));
+  if (Recorder* rec = current_recorder()) rec->variable_created(*this, loc);
 }
 
 static VariableState& checked(const std::shared_ptr<VariableState>& s) {

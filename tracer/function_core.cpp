@@ -199,7 +199,7 @@ class FunctionCore : public std::enable_shared_from_this<FunctionCore> {
     std::shared_ptr<const Trace> trace;
   };
 
-  std::shared_ptr<const Trace> trace(std::vector<ArgValue>& args, const std::vector<ArgSpec>& spec);
+  std::shared_ptr<const Trace> trace(std::vector<ArgValue>& args, const std::vector<ArgSpec>& spec, bool first);
   void check_recursion() const {
     for (const FunctionCore* f : t_tracing)
       if (f == this)
@@ -215,8 +215,9 @@ class FunctionCore : public std::enable_shared_from_this<FunctionCore> {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::list<std::shared_ptr<Entry>> entries_;  // most recently used first
-  std::vector<ArgSpec> last_spec_;
-  int traces_ = 0;
+  std::vector<ArgSpec> last_spec_;  // of the last trace started
+  int traces_ = 0;                   // finished traces
+  int in_flight_ = 0;                // traces started and not yet finished
   std::vector<std::string> reasons_;
 };
 
@@ -323,31 +324,38 @@ std::shared_ptr<const Trace> FunctionCore::get_trace(std::vector<ArgValue>& args
             if (last_spec_[i].types[k].shape.dim(d) != spec[i].types[k].shape.dim(d)) trace_spec[i].types[k].shape.at(d) = -1;
   }
   std::string reason = last_spec_.empty() ? "" : difference(last_spec_, spec);
-  if (options_.max_traces > 0 && traces_ >= options_.max_traces)
+  if (options_.max_traces > 0 && traces_ + in_flight_ >= options_.max_traces)
     throw TraceError(fmt::format("function '{}' is locked at {} trace{} (max_traces) and would trace again: {}", name(),
                                  options_.max_traces, options_.max_traces == 1 ? "" : "s", reason));
   auto entry = std::make_shared<Entry>();
   entry->key = key;
   entry->spec = trace_spec;
   entries_.push_front(entry);
+  // Only the function's first trace may create variables (DESIGN.md §1).
+  const bool first = traces_ == 0 && in_flight_ == 0;
+  ++in_flight_;
+  std::vector<ArgSpec> previous = last_spec_;
+  last_spec_ = spec;
   lock.unlock();
 
   std::shared_ptr<const Trace> result;
   try {
-    result = trace(args, trace_spec);
+    result = trace(args, trace_spec, first);
   } catch (...) {
     lock.lock();
+    --in_flight_;
+    if (key_of(last_spec_) == key_of(spec)) last_spec_ = previous;  // no later trace started
     entry->error = std::current_exception();
     entries_.remove(entry);
     cv_.notify_all();
     throw;
   }
   lock.lock();
+  --in_flight_;
   entry->trace = result;
   entry->ready = true;
   ++traces_;
   if (!reason.empty()) reasons_.push_back(reason);
-  last_spec_ = spec;
   while (static_cast<int>(entries_.size()) > options_.cache_size) {
     auto victim = std::find_if(entries_.rbegin(), entries_.rend(), [](const auto& e) { return e->ready; });
     if (victim == entries_.rend()) break;
@@ -364,7 +372,8 @@ std::shared_ptr<const Trace> FunctionCore::get_trace(std::vector<ArgValue>& args
   return result;
 }
 
-std::shared_ptr<const Trace> FunctionCore::trace(std::vector<ArgValue>& args, const std::vector<ArgSpec>& spec) {
+std::shared_ptr<const Trace> FunctionCore::trace(std::vector<ArgValue>& args, const std::vector<ArgSpec>& spec,
+                                                 bool first) {
   auto t = std::make_shared<Trace>();
   t->name = name();
   t->spec = spec;
@@ -389,7 +398,7 @@ std::shared_ptr<const Trace> FunctionCore::trace(std::vector<ArgValue>& args, co
     arg_vars.push_back(proxy);
     arg_var_positions.push_back(static_cast<int>(i));
   }
-  TraceContext ctx(name(), arg_vars, arg_var_positions, /*allow_variable_creation=*/traces_ == 0);
+  TraceContext ctx(name(), arg_vars, arg_var_positions, /*allow_variable_creation=*/first);
   for (size_t i = 0; i < args.size(); ++i) {
     ArgValue& a = symbolic[i];
     if (a.kind == ArgValue::Kind::tensor) {
