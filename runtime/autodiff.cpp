@@ -170,7 +170,11 @@ void tape_variable_read(const Variable& v, const Tensor& value) {
     if (!tape->active()) continue;
     if (!v.trainable() && !tape->watched_vars.count(v.state())) continue;
     tape->watch_tensor(value);
-    tape->var_reads[v.state()].push_back(value);
+    // Reads between assigns return the same tensor: count it once, or the
+    // variable's gradient would be multiplied by the number of reads.
+    std::vector<Tensor>& reads = tape->var_reads[v.state()];
+    if (std::none_of(reads.begin(), reads.end(), [&](const Tensor& r) { return r.impl() == value.impl(); }))
+      reads.push_back(value);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -36,14 +37,19 @@ bool parse_st_dtype(const std::string& s, DType* out) {
   return false;
 }
 
+// A name per variable, in order: its own when free, else the first free
+// "name_1", "name_2", ... (never one another variable is called).
 std::vector<std::string> unique_names(const std::vector<Variable>& variables) {
-  std::map<std::string, int> seen;
+  std::set<std::string> taken;
+  for (const Variable& v : variables) taken.insert(v.name().empty() ? "variable" : v.name());
+  std::set<std::string> used;
   std::vector<std::string> out;
   for (const Variable& v : variables) {
     std::string base = v.name().empty() ? "variable" : v.name();
-    int& n = seen[base];
-    out.push_back(n == 0 ? base : fmt::format("{}_{}", base, n));
-    ++n;
+    std::string name = base;
+    for (int k = 1; used.count(name) || (name != base && taken.count(name)); ++k) name = fmt::format("{}_{}", base, k);
+    used.insert(name);
+    out.push_back(name);
   }
   return out;
 }

@@ -69,7 +69,7 @@ void SGD::update(const Variable& v, const Tensor& g, size_t, Loc loc) {
 
 Adam::Adam(double learning_rate, double beta1, double beta2, double epsilon)
     : lr_(learning_rate), beta1_(beta1), beta2_(beta2), eps_(epsilon), step_(std::make_shared<Variable>()),
-      lr_t_(std::make_shared<Tensor>()) {
+      lr_t_(std::make_shared<Tensor>()), sqrt_c2_(std::make_shared<Tensor>()) {
   if (!(learning_rate > 0)) throw Error(fmt::format("Adam: the learning rate must be > 0, got {}", learning_rate));
 }
 
@@ -79,25 +79,28 @@ void Adam::begin_step(Loc loc) {
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     if (!step_->defined()) {
-      *step_ = Variable(scalar(0.0, DType::f32), "adam/step", /*trainable=*/false);
+      *step_ = Variable(scalar(0.0, DType::f64), "adam/step", /*trainable=*/false);
       state_->order.push_back(*step_);
     }
   }
-  step_->assign_add(scalar(1.0, DType::f32), loc);
+  step_->assign_add(scalar(1.0, DType::f64), loc);
   Tensor t = step_->value();
-  // lr * sqrt(1 - beta2^t) / (1 - beta1^t), computed from the step variable
-  // so a traced step stays right on every call.
-  Tensor c1 = sub(1.0, pow(Operand(scalar(beta1_, DType::f32)), t));
-  Tensor c2 = sub(1.0, pow(Operand(scalar(beta2_, DType::f32)), t));
-  *lr_t_ = mul(Operand(sqrt(c2, loc) / c1), lr_);
+  // PyTorch's form: v -= (lr / (1 - beta1^t)) m / (sqrt(s) / sqrt(1 - beta2^t) + eps),
+  // with the corrections computed from the step variable (in f64, cast per
+  // variable) so a traced step stays right on every call.
+  Tensor c1 = sub(1.0, pow(Operand(scalar(beta1_, DType::f64)), t));
+  Tensor c2 = sub(1.0, pow(Operand(scalar(beta2_, DType::f64)), t));
+  *lr_t_ = div(lr_, Operand(c1));
+  *sqrt_c2_ = sqrt(c2, loc);
 }
 
 void Adam::update(const Variable& v, const Tensor& g, size_t, Loc loc) {
   Variable m = slot(v, "m"), s = slot(v, "v");
   m.assign(add(Operand(mul(Operand(m, loc), beta1_)), mul(Operand(g, loc), 1.0 - beta1_)), loc);
   s.assign(add(Operand(mul(Operand(s, loc), beta2_)), mul(Operand(square(g, loc)), 1.0 - beta2_)), loc);
-  Tensor lr_t = cast(*lr_t_, v.dtype(), loc);
-  v.assign_sub(mul(Operand(lr_t), Operand(m, loc)) / add(Operand(sqrt(s.value(), loc)), eps_), loc);
+  Tensor lr_t = cast(*lr_t_, v.dtype(), loc), sqrt_c2 = cast(*sqrt_c2_, v.dtype(), loc);
+  Tensor denom = add(Operand(sqrt(s.value(), loc) / sqrt_c2), eps_);
+  v.assign_sub(mul(Operand(lr_t), Operand(m, loc)) / denom, loc);
 }
 
 }  // namespace duet::optim

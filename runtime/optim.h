@@ -52,7 +52,8 @@ class Adam : public Optimizer {
   void update(const Variable& v, const Tensor& g, size_t index, Loc loc) override;
   double lr_, beta1_, beta2_, eps_;
   std::shared_ptr<Variable> step_;
-  std::shared_ptr<Tensor> lr_t_;  // this step's corrected learning rate
+  std::shared_ptr<Tensor> lr_t_;     // lr / (1 - beta1^t) of this step
+  std::shared_ptr<Tensor> sqrt_c2_;  // sqrt(1 - beta2^t) of this step
 };
 
 }  // namespace duet::optim

@@ -23,7 +23,8 @@ class Variable {
   Tensor value() const;
   // The stored value, even while tracing (the tracer reads it at call time).
   Tensor concrete_value() const;
-  operator Tensor() const { return value(); }  // NOLINT: reads as its value
+  // A Variable reads as its value through Tensor's converting constructor
+  // (one conversion path, so a const Variable converts unambiguously).
   const std::string& name() const;
   bool trainable() const;
   const Shape& shape() const;

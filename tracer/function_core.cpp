@@ -525,6 +525,7 @@ std::shared_ptr<BackwardFunction> backward_of(const std::shared_ptr<FunctionCore
       [core, shape_of_args, variables](std::vector<Tensor> xs, std::vector<Tensor> dys) {
         GradientTape tape(/*persistent=*/true);
         for (const Tensor& x : xs) tape.watch(x);
+        for (const Variable& v : variables) tape.watch(v);  // non-trainable ones the outer tape watches too
         std::vector<ArgValue> call = shape_of_args;
         size_t next = 0;
         for (ArgValue& a : call) {

@@ -158,6 +158,36 @@ void max_pool2d_backward_kernel(KernelContext& ctx) {
   });
 }
 
+template <class T>
+void max_pool_pick(const T* x, const Shape& xs, const T* g, T* y, const Shape& ys, int64_t k, int64_t s) {
+  int64_t NC = xs.dim(0) * xs.dim(1), H = xs.dim(2), W = xs.dim(3), HO = ys.dim(2), WO = ys.dim(3);
+  for (int64_t p = 0; p < NC; ++p)
+    for (int64_t oh = 0; oh < HO; ++oh)
+      for (int64_t ow = 0; ow < WO; ++ow) {
+        int64_t best = (oh * s) * W + ow * s;
+        T m = x[p * H * W + best];
+        for (int64_t i = 0; i < k; ++i)
+          for (int64_t j = 0; j < k; ++j) {
+            int64_t at = (oh * s + i) * W + ow * s + j;
+            T v = x[p * H * W + at];
+            if (v > m || (v != v && m == m)) { m = v; best = at; }
+          }
+        y[(p * HO + oh) * WO + ow] = g[p * H * W + best];
+      }
+}
+
+void max_pool2d_pick_kernel(KernelContext& ctx) {
+  int64_t k = ctx.attrs.get_int("kernel"), s = ctx.attrs.get_int("stride");
+  visit_dtype(ctx.in(0).dtype, [&](auto t) {
+    using T = decltype(t);
+    if constexpr (std::is_same_v<T, bool>) ctx.error("no CPU kernel for b8");
+    else
+      max_pool_pick(ctx.in(0).ptr<T>(), *ctx.in(0).shape, ctx.in(1).ptr<T>(), ctx.out(0).ptr<T>(), *ctx.out(0).shape,
+                    k, s);
+  });
+}
+
+DUET_REGISTER_KERNEL(max_pool2d_pick, cpu, max_pool2d_pick_kernel);
 DUET_REGISTER_KERNEL(scatter_add, cpu, scatter_add_kernel);
 DUET_REGISTER_KERNEL(conv2d_backward_input, cpu, conv2d_backward_input_kernel);
 DUET_REGISTER_KERNEL(conv2d_backward_filter, cpu, conv2d_backward_filter_kernel);

@@ -62,17 +62,32 @@ void infer_max_pool2d_backward(InferContext& ctx) {
   ctx.results.push_back(x);
 }
 
+void infer_max_pool2d_pick(InferContext& ctx) {
+  const TensorType& x = ctx.in(0);
+  const TensorType& g = ctx.in(1);
+  if (x.dtype != g.dtype) ctx.dtype_error(fmt::format("operand dtypes differ: {}", ctx.operand_types()));
+  if (x.shape.rank() != 4 || !(x.shape == g.shape))
+    ctx.shape_error(fmt::format("expects two rank-4 operands of one shape, got {}", ctx.operand_types()));
+  int64_t k = ctx.attrs().get_int("kernel"), s = ctx.attrs().get_int("stride");
+  ctx.add_result(x.dtype, Shape{x.shape.dim(0), x.shape.dim(1), window_out(x.shape.dim(2), k, s, 0),
+                                window_out(x.shape.dim(3), k, s, 0)});
+}
+
 }  // namespace
 
 DUET_OP(stop_gradient).traits(kPure | kView | kNotDifferentiable).operands(1).infer(infer_identity);
 DUET_OP(scatter_add).traits(kPure).operands(3).attr("axis", AttrKind::integer).infer(infer_scatter_add);
-DUET_OP(conv2d_backward_input).traits(kPure | kNotDifferentiable).operands(2)
+DUET_OP(conv2d_backward_input).traits(kPure).operands(2)
     .attr("stride", AttrKind::integer).attr("padding", AttrKind::integer).attr("input_shape", AttrKind::ints)
     .infer(infer_conv2d_backward_input);
-DUET_OP(conv2d_backward_filter).traits(kPure | kNotDifferentiable).operands(2)
+DUET_OP(conv2d_backward_filter).traits(kPure).operands(2)
     .attr("stride", AttrKind::integer).attr("padding", AttrKind::integer).attr("filter_shape", AttrKind::ints)
     .infer(infer_conv2d_backward_filter);
-DUET_OP(max_pool2d_backward).traits(kPure | kNotDifferentiable).operands(2)
+DUET_OP(max_pool2d_backward).traits(kPure).operands(2)
     .attr("kernel", AttrKind::integer).attr("stride", AttrKind::integer).infer(infer_max_pool2d_backward);
+// max_pool2d_pick(x, g): g [N,C,H,W] read at each window's first maximum of x
+// -> [N,C,HO,WO] (the transpose of max_pool2d_backward in its gradient).
+DUET_OP(max_pool2d_pick).traits(kPure).operands(2)
+    .attr("kernel", AttrKind::integer).attr("stride", AttrKind::integer).infer(infer_max_pool2d_pick);
 
 }  // namespace duet

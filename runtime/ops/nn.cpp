@@ -73,6 +73,25 @@ DUET_GRAD(conv2d) {
 DUET_GRAD(max_pool2d) {                                 // to each window's maximum
   return {max_pool2d_backward(ctx.in(0), ctx.grad(), ctx.attrs.get_int("kernel"), ctx.attrs.get_int("stride"))};
 }
+DUET_GRAD(conv2d_backward_input) {                      // linear in dy and w: dx = conv^T(dy, w)
+  const Tensor &dy = ctx.in(0), &w = ctx.in(1), &g = ctx.grad();
+  int64_t stride = ctx.attrs.get_int("stride"), padding = ctx.attrs.get_int("padding");
+  return {conv2d(g, w, stride, padding), conv2d_backward_filter(g, dy, w.shape(), stride, padding)};
+}
+DUET_GRAD(conv2d_backward_filter) {                     // linear in x and dy
+  const Tensor &x = ctx.in(0), &dy = ctx.in(1), &g = ctx.grad();
+  int64_t stride = ctx.attrs.get_int("stride"), padding = ctx.attrs.get_int("padding");
+  return {conv2d_backward_input(dy, g, x.shape(), stride, padding), conv2d(x, g, stride, padding)};
+}
+DUET_GRAD(max_pool2d_backward) {                        // linear in dy; piecewise constant in x
+  const Tensor &x = ctx.in(0);
+  Attrs attrs{{"kernel", ctx.attrs.get_int("kernel")}, {"stride", ctx.attrs.get_int("stride")}};
+  const Tensor& g = ctx.grad();
+  return {Tensor(), dispatch1(op_def("max_pool2d_pick"), {&x, &g}, attrs, SrcLoc())};
+}
+DUET_GRAD(max_pool2d_pick) {                            // linear in g: routed back to the maxima
+  return {Tensor(), max_pool2d_backward(ctx.in(0), ctx.grad(), ctx.attrs.get_int("kernel"), ctx.attrs.get_int("stride"))};
+}
 DUET_GRAD(dropout) {                                    // the same mask and scale (same seed)
   return {dropout(ctx.grad(), ctx.attrs.get_float("rate"), static_cast<uint64_t>(ctx.attrs.get_int("seed")))};
 }

@@ -144,6 +144,11 @@ std::map<std::string, OpCase> op_table() {
                                        });
   t["max_pool2d_backward"] = binary(shape_gen(f32, {2, 3, 6, 6}), shape_gen(f32, {2, 3, 3, 3}),
                                     [](const Tensor& x, const Tensor& dy) { return max_pool2d_backward(x, dy, 2, 2); });
+  t["max_pool2d_pick"] = binary(shape_gen(f32, {2, 3, 6, 6}), shape_gen(f32, {2, 3, 6, 6}),
+                                [](const Tensor& x, const Tensor& g) {
+                                  Attrs attrs{{"kernel", int64_t(2)}, {"stride", int64_t(2)}};
+                                  return dispatch1(op_def("max_pool2d_pick"), {&x, &g}, attrs, SrcLoc());
+                                });
   t["dropout"] = unary(shape_gen(f32, {4, 8}), [](const Tensor& x) { return dropout(x, 0.5, 7); });
   return t;
 }
