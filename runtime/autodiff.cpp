@@ -78,8 +78,7 @@ struct TapeEntry {
   std::vector<Tensor> inputs, outputs;
   Attrs attrs;
   SrcLoc loc;
-  std::shared_ptr<const CustomBackward> custom;
-  std::shared_ptr<const detail::OpBackward> multi;  // an op-like call with several outputs
+  std::shared_ptr<const detail::OpBackward> multi;  // custom_gradient, compiled calls: a backward of their own
 };
 
 class TapeImpl {
@@ -175,22 +174,6 @@ void tape_variable_read(const Variable& v, const Tensor& value) {
     std::vector<Tensor>& reads = tape->var_reads[v.state()];
     if (std::none_of(reads.begin(), reads.end(), [&](const Tensor& r) { return r.impl() == value.impl(); }))
       reads.push_back(value);
-  }
-}
-
-void tape_record_custom(const std::vector<Tensor>& inputs, const Tensor& output,
-                        std::shared_ptr<const CustomBackward> backward, SrcLoc loc) {
-  for (TapeImpl* tape : t_tapes) {
-    if (!tape->active()) continue;
-    bool any = std::any_of(inputs.begin(), inputs.end(), [&](const Tensor& t) { return tape->watches(t); });
-    if (!any) continue;
-    TapeEntry e;
-    e.inputs = inputs;
-    e.outputs = {output};
-    e.loc = loc;
-    e.custom = backward;
-    tape->watch_tensor(output);
-    tape->entries.push_back(std::move(e));
   }
 }
 
@@ -307,11 +290,6 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vect
         if (!out_grads[k].defined()) out_grads[k] = zeros_like(e.outputs[k]);
       LocationOverride at(e.loc);
       in_grads = (*e.multi)(out_grads);
-    } else if (e.custom) {
-      in_grads = (*e.custom)(e.inputs, e.outputs[0], out_grads[0]);
-      if (in_grads.size() != e.inputs.size())
-        throw Error(format_error("custom_gradient", fmt::format("backward returned {} gradients for {} inputs",
-                                                                in_grads.size(), e.inputs.size()), e.loc));
     } else {
       if (e.op->has(kNotDifferentiable)) continue;
       GradFn fn = find_gradient(*e.op);
@@ -375,7 +353,17 @@ Tensor CustomGradientOp::operator()(const std::vector<Tensor>& inputs, Loc loc) 
     update_observer();
   }
   if (!y.defined()) throw Error(format_error("custom_gradient", "forward returned an undefined tensor", loc));
-  detail::tape_record_custom(inputs, y, std::make_shared<const CustomBackward>(backward_), loc);
+  CustomBackward backward = backward_;
+  SrcLoc at = loc;
+  auto op = std::make_shared<const detail::OpBackward>([backward, inputs, y, at](const std::vector<Tensor>& dys) {
+    std::vector<Tensor> grads = backward(inputs, y, dys[0]);
+    if (grads.size() != inputs.size())
+      throw Error(format_error("custom_gradient",
+                               fmt::format("backward returned {} gradients for {} inputs", grads.size(), inputs.size()),
+                               at));
+    return grads;
+  });
+  detail::tape_record_op(inputs, {y}, op, loc);
   return y;
 }
 

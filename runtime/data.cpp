@@ -95,9 +95,10 @@ void FashionMNIST::shuffle(uint64_t seed) {
 
 std::pair<Tensor, Tensor> FashionMNIST::batch(int64_t index, int64_t batch_size) const {
   if (batch_size <= 0) throw Error(fmt::format("FashionMNIST::batch: batch_size must be > 0, got {}", batch_size));
-  int64_t begin = index * batch_size;
-  if (index < 0 || begin >= count_)
+  // Compared without multiplying, which could overflow for huge arguments.
+  if (index < 0 || count_ == 0 || index > (count_ - 1) / batch_size)
     throw Error(fmt::format("FashionMNIST::batch: batch {} of size {} is past the {} examples", index, batch_size, count_));
+  int64_t begin = index * batch_size;
   int64_t n = std::min(batch_size, count_ - begin);
   std::vector<float> pixels(static_cast<size_t>(n * kPixels));
   std::vector<int32_t> labels(static_cast<size_t>(n));

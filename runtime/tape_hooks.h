@@ -23,8 +23,4 @@ void tape_record_op(const std::vector<Tensor>& inputs, const std::vector<Tensor>
 // Whether a recording tape watches any of these tensors.
 bool tapes_watch_any(const std::vector<Tensor>& tensors);
 
-// Records one op-like entry with a hand-written backward.
-void tape_record_custom(const std::vector<Tensor>& inputs, const Tensor& output,
-                        std::shared_ptr<const CustomBackward> backward, SrcLoc loc);
-
 }  // namespace duet::detail

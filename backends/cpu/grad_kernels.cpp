@@ -11,12 +11,6 @@
 namespace duet::cpu {
 namespace {
 
-int64_t prod(const Shape& s, int from, int to) {
-  int64_t n = 1;
-  for (int i = from; i < to; ++i) n *= s.dim(i);
-  return n;
-}
-
 void scatter_add_kernel(KernelContext& ctx) {
   const Shape& base = *ctx.in(0).shape;
   int r = base.rank();
@@ -134,17 +128,8 @@ void max_pool_backward(const T* x, const Shape& xs, const T* dy, const Shape& ys
   std::memset(dx, 0, static_cast<size_t>(NC * H * W) * sizeof(T));
   for (int64_t p = 0; p < NC; ++p)
     for (int64_t oh = 0; oh < HO; ++oh)
-      for (int64_t ow = 0; ow < WO; ++ow) {
-        int64_t best = (oh * s) * W + ow * s;
-        T m = x[p * H * W + best];
-        for (int64_t i = 0; i < k; ++i)
-          for (int64_t j = 0; j < k; ++j) {
-            int64_t at = (oh * s + i) * W + ow * s + j;
-            T v = x[p * H * W + at];
-            if (v > m || (v != v && m == m)) { m = v; best = at; }
-          }
-        dx[p * H * W + best] += dy[(p * HO + oh) * WO + ow];
-      }
+      for (int64_t ow = 0; ow < WO; ++ow)
+        dx[p * H * W + window_argmax(x + p * H * W, W, oh, ow, k, s)] += dy[(p * HO + oh) * WO + ow];
 }
 
 void max_pool2d_backward_kernel(KernelContext& ctx) {
@@ -163,17 +148,8 @@ void max_pool_pick(const T* x, const Shape& xs, const T* g, T* y, const Shape& y
   int64_t NC = xs.dim(0) * xs.dim(1), H = xs.dim(2), W = xs.dim(3), HO = ys.dim(2), WO = ys.dim(3);
   for (int64_t p = 0; p < NC; ++p)
     for (int64_t oh = 0; oh < HO; ++oh)
-      for (int64_t ow = 0; ow < WO; ++ow) {
-        int64_t best = (oh * s) * W + ow * s;
-        T m = x[p * H * W + best];
-        for (int64_t i = 0; i < k; ++i)
-          for (int64_t j = 0; j < k; ++j) {
-            int64_t at = (oh * s + i) * W + ow * s + j;
-            T v = x[p * H * W + at];
-            if (v > m || (v != v && m == m)) { m = v; best = at; }
-          }
-        y[(p * HO + oh) * WO + ow] = g[p * H * W + best];
-      }
+      for (int64_t ow = 0; ow < WO; ++ow)
+        y[(p * HO + oh) * WO + ow] = g[p * H * W + window_argmax(x + p * H * W, W, oh, ow, k, s)];
 }
 
 void max_pool2d_pick_kernel(KernelContext& ctx) {

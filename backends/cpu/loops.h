@@ -118,6 +118,31 @@ void for_each_run(const StridedPlan& p, int64_t begin, int64_t end, Body&& body)
   }
 }
 
+// The product of dims [from, to) of s: the outer/inner extents around an axis.
+inline int64_t prod(const Shape& s, int from, int to) {
+  int64_t n = 1;
+  for (int i = from; i < to; ++i) n *= s.dim(i);
+  return n;
+}
+
+// The offset in an [H, W] plane of the first maximum of the k x k window at
+// output (oh, ow) with stride s; NaN counts as the maximum (as in the forward).
+template <class T>
+int64_t window_argmax(const T* plane, int64_t W, int64_t oh, int64_t ow, int64_t k, int64_t s) {
+  int64_t best = (oh * s) * W + ow * s;
+  T m = plane[best];
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < k; ++j) {
+      int64_t at = (oh * s + i) * W + ow * s + j;
+      T v = plane[at];
+      if (v > m || (v != v && m == m)) {
+        m = v;
+        best = at;
+      }
+    }
+  return best;
+}
+
 // Calls f with a value of the C++ type of dtype (bool for b8).
 template <class F>
 decltype(auto) visit_dtype(DType t, F&& f) {

@@ -101,13 +101,6 @@ void transpose_kernel(KernelContext& ctx) {
   });
 }
 
-// [outer, axis, inner] geometry of an output around an axis.
-int64_t prod(const Shape& s, int from, int to) {
-  int64_t n = 1;
-  for (int i = from; i < to; ++i) n *= s.dim(i);
-  return n;
-}
-
 void concat_kernel(KernelContext& ctx) {
   const Shape& out = *ctx.out(0).shape;
   int r = out.rank();

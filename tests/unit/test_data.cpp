@@ -188,6 +188,8 @@ TEST_CASE("data FashionMNIST the last batch is shorter and a batch past the end 
   CHECK_THROWS_AS(test.batch(1, 10000), Error);
   CHECK_THROWS_AS(test.batch(-1, 64), Error);
   CHECK_THROWS_AS(test.batch(0, 0), Error);
+  // index * batch_size overflows int64 (2^64 + 8 wraps to 8): still past the end.
+  CHECK_THROWS_AS(test.batch((int64_t(1) << 61) + 1, 8), Error);
 }
 
 TEST_CASE("data FashionMNIST shuffle is a repeatable permutation of the examples", "[data]") {

@@ -14,18 +14,11 @@ namespace {
 
 std::vector<float> f32s(const Tensor& t) { return t.to_vector<float>(); }
 std::vector<double> f64s(const Tensor& t) { return t.to_vector<double>(); }
-// A const Variable does not convert to Tensor (ambiguous: Tensor(const Variable&) and operator Tensor()).
 std::vector<float> f32s(const Variable& v) { return v.value().to_vector<float>(); }
 std::vector<double> f64s(const Variable& v) { return v.value().to_vector<double>(); }
 
-void check_close(const std::vector<float>& got, const std::vector<float>& want, double tol) {
-  REQUIRE(got.size() == want.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    INFO("element " << i);
-    CHECK(got[i] == Approx(want[i]).margin(tol).epsilon(tol));
-  }
-}
-void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol) {
+template <class T>
+void check_close(const std::vector<T>& got, const std::vector<T>& want, double tol) {
   REQUIRE(got.size() == want.size());
   for (size_t i = 0; i < got.size(); ++i) {
     INFO("element " << i);
@@ -47,6 +40,14 @@ std::vector<float> dense_ref(const std::vector<float>& x, const std::vector<floa
 }
 
 double identity(double v) { return v; }
+
+void check_same(const std::vector<Variable>& got, const std::vector<Variable>& want) {
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    INFO("variable " << i << " " << got[i].name());
+    CHECK(got[i].same_as(want[i]));
+  }
+}
 
 }  // namespace
 
@@ -107,33 +108,27 @@ TEST_CASE("nn Conv2D forward matches a direct convolution with stride and paddin
 }
 
 TEST_CASE("nn MaxPool2D and Flatten forward", "[nn]") {
-  // 1x1x4x4 holding 0..15: 2x2 windows take the bottom-right of each.
   std::vector<float> v(16);
   for (int i = 0; i < 16; ++i) v[i] = float((i * 7) % 16);  // scrambled so the max moves around
   Tensor x = from_vector(v, {1, 1, 4, 4});
-  std::vector<float> want;
-  for (int bi = 0; bi < 2; ++bi)
-    for (int bj = 0; bj < 2; ++bj) {
-      float m = -1;
-      for (int i = 0; i < 2; ++i)
-        for (int j = 0; j < 2; ++j) m = std::max(m, v[(bi * 2 + i) * 4 + bj * 2 + j]);
-      want.push_back(m);
-    }
-  Tensor p = nn::MaxPool2D(2)(x);
+  // The reference: the max of each k x k window, windows `stride` apart, over the 4x4 image.
+  auto pool_ref = [&](int k, int stride) {
+    std::vector<float> out;
+    for (int bi = 0; bi + k <= 4; bi += stride)
+      for (int bj = 0; bj + k <= 4; bj += stride) {
+        float m = -1;
+        for (int i = 0; i < k; ++i)
+          for (int j = 0; j < k; ++j) m = std::max(m, v[(bi + i) * 4 + bj + j]);
+        out.push_back(m);
+      }
+    return out;
+  };
+  Tensor p = nn::MaxPool2D(2)(x);  // stride defaults to the kernel
   CHECK(p.shape() == Shape({1, 1, 2, 2}));
-  CHECK(f32s(p) == want);
-  // kernel 3, stride 1 over 4x4: a 2x2 output.
+  CHECK(f32s(p) == pool_ref(2, 2));
   Tensor p3 = nn::MaxPool2D(3, 1)(x);
-  REQUIRE(p3.shape() == Shape({1, 1, 2, 2}));
-  std::vector<float> want3;
-  for (int bi = 0; bi < 2; ++bi)
-    for (int bj = 0; bj < 2; ++bj) {
-      float m = -1;
-      for (int i = 0; i < 3; ++i)
-        for (int j = 0; j < 3; ++j) m = std::max(m, v[(bi + i) * 4 + bj + j]);
-      want3.push_back(m);
-    }
-  CHECK(f32s(p3) == want3);
+  CHECK(p3.shape() == Shape({1, 1, 2, 2}));
+  CHECK(f32s(p3) == pool_ref(3, 1));
 
   Tensor t = randn({2, 3, 4, 5}, 9);
   Tensor f = nn::Flatten()(t);
@@ -187,12 +182,7 @@ TEST_CASE("nn trainable_variables go layer by layer, kernel then bias", "[nn]") 
   nn::Conv2D c(1, 2, 3);
   nn::Sequential model{d1, nn::Sequential{d2, nn::Flatten()}, d3};
   std::vector<Variable> vars = model.trainable_variables();
-  REQUIRE(vars.size() == 5);
-  CHECK(vars[0].same_as(d1.kernel()));
-  CHECK(vars[1].same_as(d1.bias()));
-  CHECK(vars[2].same_as(d2.kernel()));
-  CHECK(vars[3].same_as(d3.kernel()));
-  CHECK(vars[4].same_as(d3.bias()));
+  check_same(vars, {d1.kernel(), d1.bias(), d2.kernel(), d3.kernel(), d3.bias()});
   CHECK(vars[0].shape() == Shape({4, 3}));
   CHECK(vars[4].shape() == Shape({5}));
   std::vector<Variable> cv = c.trainable_variables();
@@ -224,17 +214,8 @@ class ScaledDense : public nn::Module {
 
 TEST_CASE("nn a custom Module lists its own variables then its sub-modules in order", "[nn]") {
   ScaledDense block(3, 2);
-  std::vector<Variable> all = block.variables();
-  REQUIRE(all.size() == 4);
-  CHECK(all[0].same_as(block.scale_));
-  CHECK(all[1].same_as(block.calls_));
-  CHECK(all[2].same_as(block.dense_.kernel()));
-  CHECK(all[3].same_as(block.dense_.bias()));
-  std::vector<Variable> trainable = block.trainable_variables();
-  REQUIRE(trainable.size() == 3);
-  CHECK(trainable[0].same_as(block.scale_));
-  CHECK(trainable[1].same_as(block.dense_.kernel()));
-  CHECK(trainable[2].same_as(block.dense_.bias()));
+  check_same(block.variables(), {block.scale_, block.calls_, block.dense_.kernel(), block.dense_.bias()});
+  check_same(block.trainable_variables(), {block.scale_, block.dense_.kernel(), block.dense_.bias()});
   nn::Sequential model{nn::Dense(4, 3), block};
   CHECK(model.trainable_variables().size() == 5);
   CHECK(model.trainable_variables()[2].same_as(block.scale_));
