@@ -22,6 +22,7 @@ thread_local SrcLoc t_loc_override;
 }  // namespace
 
 LocationOverride::LocationOverride(SrcLoc loc) : saved_(t_loc_override) { t_loc_override = loc; }
+SrcLoc location_override() { return t_loc_override; }
 LocationOverride::~LocationOverride() { t_loc_override = saved_; }
 
 const Attrs& no_attrs() {

@@ -51,6 +51,14 @@ class LocationOverride {
   SrcLoc saved_;
 };
 
+// The override in force on this thread, or an unknown location.
+SrcLoc location_override();
+// `loc` unless an override is in force.
+inline SrcLoc effective_location(SrcLoc loc) {
+  SrcLoc o = location_override();
+  return o.file ? o : loc;
+}
+
 Recorder* current_recorder();
 void set_current_recorder(Recorder* r);
 

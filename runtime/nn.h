@@ -27,7 +27,8 @@ class Module {
   Module();
   virtual ~Module() = default;
   virtual Tensor forward(const Tensor& x) = 0;
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // Errors inside the layer name the line that called it.
+  Tensor operator()(const Tensor& x, Loc loc = Loc::current());
 
   // Own variables in registration order, then each sub-module's, in order.
   std::vector<Variable> variables() const;

@@ -71,6 +71,9 @@ Adam::Adam(double learning_rate, double beta1, double beta2, double epsilon)
     : lr_(learning_rate), beta1_(beta1), beta2_(beta2), eps_(epsilon), step_(std::make_shared<Variable>()),
       lr_t_(std::make_shared<Tensor>()), sqrt_c2_(std::make_shared<Tensor>()) {
   if (!(learning_rate > 0)) throw Error(fmt::format("Adam: the learning rate must be > 0, got {}", learning_rate));
+  if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
+    throw Error(fmt::format("Adam: the betas must be in [0, 1), got {} and {}", beta1, beta2));
+  if (!(epsilon >= 0)) throw Error(fmt::format("Adam: epsilon must be >= 0, got {}", epsilon));
 }
 
 Variable Adam::step() const { return *step_; }

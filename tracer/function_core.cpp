@@ -521,8 +521,13 @@ std::shared_ptr<BackwardFunction> backward_of(const std::shared_ptr<FunctionCore
   for (const VariableBinding& b : t.bindings) variables.push_back(b.captured);
   FunctionOptions options;
   options.name = t.name + "_backward";
+  // The core owns this trace, which owns the backward: hold the core weakly,
+  // or the three would keep each other alive forever.
+  std::weak_ptr<FunctionCore> weak_core = core;
   t.backward = std::make_shared<BackwardFunction>(
-      [core, shape_of_args, variables](std::vector<Tensor> xs, std::vector<Tensor> dys) {
+      [weak_core, shape_of_args, variables](std::vector<Tensor> xs, std::vector<Tensor> dys) {
+        std::shared_ptr<FunctionCore> core = weak_core.lock();
+        if (!core) throw Error("gradient: the traced function of this tape entry no longer exists");
         GradientTape tape(/*persistent=*/true);
         for (const Tensor& x : xs) tape.watch(x);
         for (const Variable& v : variables) tape.watch(v);  // non-trainable ones the outer tape watches too

@@ -73,7 +73,7 @@ Tensor as_tensor(const Operand& o, DType dtype, Device device) {
 }
 
 [[noreturn]] void undefined_operand(const OpDef& op, int i, const Operand& o) {
-  throw Error(format_error(op.name(), fmt::format("operand {} is an undefined tensor", i), o.loc()));
+  throw Error(format_error(op.name(), fmt::format("operand {} is an undefined tensor", i), effective_location(o.loc())));
 }
 
 // Shapes are checked before promotion so the message names the operands as
@@ -87,7 +87,7 @@ void check_operands(const OpDef& op, const Operand& a, const Operand& b) {
       throw ShapeError(format_error(op.name(),
                                     fmt::format("shapes do not broadcast: {}, {}", a.tensor().type().str(),
                                                 b.tensor().type().str()),
-                                    a.loc()));
+                                    effective_location(a.loc())));
   }
 }
 
