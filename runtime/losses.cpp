@@ -22,6 +22,10 @@ Tensor sparse_softmax_cross_entropy(const Tensor& labels, const Tensor& logits, 
 }
 
 Tensor mean_squared_error(const Tensor& y_true, const Tensor& y_pred, Loc loc) {
+  // Equal shapes only: a silent broadcast ([2,1] against [1,3]) is a classic wrong loss.
+  if (y_true.defined() && y_pred.defined() && !(y_true.shape() == y_pred.shape()))
+    throw ShapeError(format_error("mean_squared_error", fmt::format("shapes differ: y_true {}, y_pred {}",
+                                                                    y_true.type().str(), y_pred.type().str()), loc));
   return mean(square(sub(Operand(y_pred, loc), y_true), loc), {}, false, loc);
 }
 

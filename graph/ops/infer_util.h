@@ -19,6 +19,7 @@ std::vector<int> reduction_axes(const std::vector<int64_t>& axes, int rank, cons
 // conv/pool output extent: (in + 2*pad - kernel) / stride + 1.
 inline int64_t window_out(int64_t in, int64_t kernel, int64_t stride, int64_t pad) {
   if (in < 0) return -1;
+  if (in + 2 * pad < kernel) return 0;  // the window does not fit at all (C++ division would round -1/s up to 0)
   return (in + 2 * pad - kernel) / stride + 1;
 }
 

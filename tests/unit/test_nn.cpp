@@ -1,4 +1,4 @@
-// Layers, losses and optimizers (DESIGN.md §1) against simple host references.
+// Layers and losses (DESIGN.md §1) against simple host references.
 #include <catch2/catch.hpp>
 #include <duet/duet.h>
 
@@ -15,7 +15,6 @@ namespace {
 std::vector<float> f32s(const Tensor& t) { return t.to_vector<float>(); }
 std::vector<double> f64s(const Tensor& t) { return t.to_vector<double>(); }
 std::vector<float> f32s(const Variable& v) { return v.value().to_vector<float>(); }
-std::vector<double> f64s(const Variable& v) { return v.value().to_vector<double>(); }
 
 template <class T>
 void check_close(const std::vector<T>& got, const std::vector<T>& want, double tol) {
@@ -143,6 +142,8 @@ TEST_CASE("nn Sequential applies its layers in order", "[nn]") {
   CHECK(model.size() == 3);
   Tensor x = randn({3, 6}, 5);
   check_close(f32s(model(x)), f32s(d3(d2(d1(x)))), 1e-6);
+  const Variable& kernel = d1.kernel();  // a const Variable converts to Tensor (this must compile)
+  CHECK(matmul(x, kernel).shape() == Shape({3, 5}));
   auto tanh_f = [](double v) { return std::tanh(v); };
   auto relu_f = [](double v) { return std::max(v, 0.0); };
   std::vector<float> h1 = dense_ref(f32s(x), f32s(d1.kernel()), f32s(d1.bias()), 3, 6, 5, tanh_f);
@@ -153,6 +154,17 @@ TEST_CASE("nn Sequential applies its layers in order", "[nn]") {
                      nn::Conv2D(8, 16, 5, 1, 0, nn::Activation::relu), nn::MaxPool2D(2), nn::Flatten(),
                      nn::Dense(256, 10)};
   CHECK(cnn(rand({2, 1, 28, 28}, 1)).shape() == Shape({2, 10}));
+}
+
+TEST_CASE("nn a layer given the wrong input throws an error naming the caller's line", "[nn]") {
+  // DESIGN.md: errors name the user's source line, not one inside the library.
+  using Catch::Matchers::Contains;
+  Tensor x = rand({2, 4}, 1), image = rand({1, 1, 4, 4}, 1);
+  CHECK_THROWS_AS(nn::Dense(3, 2)(x), ShapeError);
+  CHECK_THROWS_WITH(nn::Dense(3, 2)(x), Contains("f32[2,4]") && Contains("test_nn.cpp"));
+  CHECK_THROWS_AS(nn::Conv2D(2, 1, 3)(image), ShapeError);
+  CHECK_THROWS_WITH(nn::Conv2D(2, 1, 3)(image), Contains("f32[1,1,4,4]") && Contains("test_nn.cpp"));
+  CHECK_THROWS_WITH(losses::sparse_softmax_cross_entropy(tensor({0, 1}), rand({3, 4}, 1)), Contains("test_nn.cpp"));
 }
 
 TEST_CASE("nn copies of a layer share its variables", "[nn]") {
@@ -231,18 +243,19 @@ TEST_CASE("nn PyTorch initialisation: uniform within 1 over sqrt fan_in, from a 
     float lo = *std::min_element(xs.begin(), xs.end()), hi = *std::max_element(xs.begin(), xs.end());
     CHECK(lo >= -bound);
     CHECK(hi <= bound);
-    CHECK(hi - lo > bound);  // spread over the range, not one value
+    CHECK(hi - lo > 1.5 * bound);  // spread over the whole range, not one value or one half
     double mean = 0;
     for (float x : xs) mean += x;
     mean /= double(xs.size());
     CHECK(std::abs(mean) < bound / 4);
   };
-  nn::Dense d(400, 50);
+  nn::manual_seed(1);  // the statistics below hold for almost every seed; fix one so the test repeats
+  nn::Dense d(400, 200);
   check_init(d.kernel(), 1 / 20.0);
   check_init(d.bias(), 1 / 20.0);
   std::vector<float> kernel = f32s(d.kernel());
-  CHECK(f32s(d.bias()) != std::vector<float>(kernel.begin(), kernel.begin() + 50));  // not the kernel's stream
-  nn::Conv2D c(3, 8, 5);
+  CHECK(f32s(d.bias()) != std::vector<float>(kernel.begin(), kernel.begin() + 200));  // not the kernel's stream
+  nn::Conv2D c(3, 100, 5);
   std::vector<Variable> cv = c.trainable_variables();
   check_init(cv[0], 1 / std::sqrt(75.0));
   check_init(cv[1], 1 / std::sqrt(75.0));
@@ -278,13 +291,14 @@ TEST_CASE("losses sparse_softmax_cross_entropy matches log-sum-exp in f64 and is
   Tensor logits = randn({B, C}, 21, DType::f64) * 3.0;
   std::vector<int> labels{0, 4, 2, 2};
   std::vector<double> z = f64s(logits);
+  auto row_lse = [&](const std::vector<double>& zs, int64_t b) {  // log sum exp of row b, max first
+    double m = *std::max_element(zs.begin() + b * C, zs.begin() + (b + 1) * C), s = 0;
+    for (int64_t c = 0; c < C; ++c) s += std::exp(zs[b * C + c] - m);
+    return m + std::log(s);
+  };
   auto reference = [&](const std::vector<double>& zs) {
     double total = 0;
-    for (int64_t b = 0; b < B; ++b) {
-      double m = *std::max_element(zs.begin() + b * C, zs.begin() + (b + 1) * C), s = 0;
-      for (int64_t c = 0; c < C; ++c) s += std::exp(zs[b * C + c] - m);
-      total += m + std::log(s) - zs[b * C + labels[b]];
-    }
+    for (int64_t b = 0; b < B; ++b) total += row_lse(zs, b) - zs[b * C + labels[b]];
     return total / B;
   };
   Tensor loss = losses::sparse_softmax_cross_entropy(from_vector(labels, {B}), logits);
@@ -300,11 +314,8 @@ TEST_CASE("losses sparse_softmax_cross_entropy matches log-sum-exp in f64 and is
   tape.watch(logits);
   Tensor l = losses::sparse_softmax_cross_entropy(from_vector(labels, {B}), logits);
   std::vector<double> g = f64s(tape.gradient(l, logits)), want;
-  for (int64_t b = 0; b < B; ++b) {
-    double m = *std::max_element(z.begin() + b * C, z.begin() + (b + 1) * C), s = 0;
-    for (int64_t c = 0; c < C; ++c) s += std::exp(z[b * C + c] - m);
-    for (int64_t c = 0; c < C; ++c) want.push_back((std::exp(z[b * C + c] - m) / s - (c == labels[b])) / B);
-  }
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t c = 0; c < C; ++c) want.push_back((std::exp(z[b * C + c] - row_lse(z, b)) - (c == labels[b])) / B);
   check_close(g, want, 1e-13);
 
   // Logits around 1000 in f32: exp would overflow without the max subtracted.
@@ -336,146 +347,4 @@ TEST_CASE("losses mean_squared_error is the mean of squared differences", "[nn]"
   CHECK(loss.item<double>() == Approx(want).epsilon(1e-14));
   CHECK(losses::mean_squared_error(tensor({1.f, 2.f}), tensor({1.f, 2.f})).item<float>() == 0.f);
   CHECK(losses::mean_squared_error(tensor({0.f, 0.f}), tensor({3.f, -1.f})).item<float>() == 5.f);
-}
-
-TEST_CASE("optim SGD steps match hand-computed updates in f64", "[optim]") {
-  std::vector<double> w0{1.0, -2.0, 0.5}, g1{0.3, -0.7, 1.1}, g2{-0.2, 0.4, 0.9};
-  const double lr = 0.1, mu = 0.9;
-  auto grad = [](const std::vector<double>& g) { return from_vector(g, {3}); };
-  SECTION("plain SGD: w -= lr g, no slots") {
-    Variable w(from_vector(w0, {3}), "w");
-    optim::SGD opt(lr);
-    opt.apply_gradients({grad(g1)}, {w});
-    std::vector<double> want(3);
-    for (int i = 0; i < 3; ++i) want[i] = w0[i] - lr * g1[i];
-    check_close(f64s(w), want, 1e-15);
-    CHECK(w.dtype() == DType::f64);
-    CHECK(opt.variables().empty());
-  }
-  SECTION("momentum: m = mu m + g; w -= lr m, the slot a Variable") {
-    Variable w(from_vector(w0, {3}), "w"), untouched(tensor({5.0}, DType::f64), "u");
-    optim::SGD opt(lr, mu);
-    opt.apply_gradients({grad(g1), Tensor()}, {w, untouched});  // an undefined gradient leaves its variable alone
-    opt.apply_gradients({grad(g2), Tensor()}, {w, untouched});
-    std::vector<double> m(3), want(3);
-    for (int i = 0; i < 3; ++i) {
-      double w1 = w0[i] - lr * g1[i];
-      m[i] = mu * g1[i] + g2[i];
-      want[i] = w1 - lr * m[i];
-    }
-    check_close(f64s(w), want, 1e-15);
-    CHECK(f64s(untouched) == std::vector<double>{5.0});
-    std::vector<Variable> slots = opt.variables();
-    REQUIRE(slots.size() == 1);
-    CHECK_FALSE(slots[0].trainable());
-    CHECK(slots[0].dtype() == DType::f64);
-    check_close(f64s(slots[0]), m, 1e-15);
-  }
-  CHECK_THROWS_AS(optim::SGD(0.0), Error);
-  Variable v(tensor({1.f, 2.f}));
-  CHECK_THROWS_AS(optim::SGD(0.1).apply_gradients({tensor({1.f})}, {v}), ShapeError);
-  CHECK_THROWS_AS(optim::SGD(0.1).apply_gradients({}, {v}), Error);
-}
-
-namespace {
-
-// Three Adam steps on w of `dtype` against Kingma & Ba's Algorithm 1 in double.
-void check_adam(DType dtype, double tol) {
-  // Gradients of order 100 make epsilon negligible, whichever of the paper's two placements is used.
-  std::vector<double> w0{1.0, -2.0}, grads[3] = {{300.0, -150.0}, {-100.0, 250.0}, {200.0, 120.0}};
-  const double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8;
-  Variable w(cast(from_vector(w0, {2}), dtype), "w");
-  optim::Adam opt(lr);
-  std::vector<double> ref = w0, m(2, 0.0), v(2, 0.0);
-  for (int t = 1; t <= 3; ++t) {
-    opt.apply_gradients({cast(from_vector(grads[t - 1], {2}), dtype)}, {w});
-    for (int i = 0; i < 2; ++i) {
-      double g = grads[t - 1][i];
-      m[i] = b1 * m[i] + (1 - b1) * g;
-      v[i] = b2 * v[i] + (1 - b2) * g * g;
-      double m_hat = m[i] / (1 - std::pow(b1, t)), v_hat = v[i] / (1 - std::pow(b2, t));
-      ref[i] -= lr * m_hat / (std::sqrt(v_hat) + eps);
-    }
-    INFO("step " << t);
-    CHECK(w.dtype() == dtype);
-    check_close(f64s(cast(w.value(), DType::f64)), ref, tol);
-  }
-  CHECK(opt.step().value().item<float>() == 3.f);
-  std::vector<Variable> slots = opt.variables();  // the step counter, then m and v of w
-  REQUIRE(slots.size() == 3);
-  for (const Variable& s : slots) CHECK_FALSE(s.trainable());
-  std::vector<Variable> mv;
-  for (const Variable& s : slots)
-    if (!s.same_as(opt.step())) mv.push_back(s);
-  REQUIRE(mv.size() == 2);
-  check_close(f64s(cast(mv[0].value(), DType::f64)), m, tol * 100);
-  check_close(f64s(cast(mv[1].value(), DType::f64)), v, tol * 100);
-}
-
-}  // namespace
-
-TEST_CASE("optim Adam over 3 steps matches hand-computed bias-corrected updates", "[optim]") {
-  // Each step moves w by ~lr = 0.01. In f64 the bias correction must hold to f64 precision, not f32's.
-  SECTION("f64") { check_adam(DType::f64, 1e-12); }
-  SECTION("f32") { check_adam(DType::f32, 1e-6); }
-}
-
-namespace {
-
-// Trains two copies of one model on the same batch for 3 steps, one eagerly
-// and one through a traced step; the losses, the optimizers' slots and the
-// variables must agree, and the traced step must trace once.
-template <class Opt>
-void check_traced_optimizer(Opt eager_opt, Opt traced_opt, size_t slot_count) {
-  auto make = [] {
-    return nn::Sequential{nn::Dense(3, 4, nn::Activation::tanh, true, 5), nn::Dense(4, 2, nn::Activation::none, true, 6)};
-  };
-  nn::Sequential eager_model = make(), traced_model = make();
-  Tensor x = randn({6, 3}, 1);
-  Tensor y = tensor({0, 1, 1, 0, 1, 0});
-  auto step_of = [](nn::Sequential model, Opt opt) {
-    return [model, opt](Tensor xs, Tensor ys) mutable {
-      std::vector<Variable> vars = model.trainable_variables();
-      GradientTape tape;
-      Tensor loss = losses::sparse_softmax_cross_entropy(ys, model(xs));
-      opt.apply_gradients(tape.gradient(loss, vars), vars);
-      return loss;
-    };
-  };
-  auto eager_step = step_of(eager_model, eager_opt);
-  auto traced_step = function(step_of(traced_model, traced_opt));
-  std::vector<float> eager_losses, traced_losses;
-  for (int i = 0; i < 3; ++i) {
-    Tensor eager_loss = eager_step(x, y), traced_loss = traced_step(x, y);
-    eager_losses.push_back(eager_loss.item<float>());
-    traced_losses.push_back(traced_loss.item<float>());
-  }
-  CHECK(traced_step.trace_count() == 1);
-  check_close(traced_losses, eager_losses, 1e-5);
-  CHECK(eager_losses[2] < eager_losses[0]);
-  std::vector<Variable> ts = traced_opt.variables(), es = eager_opt.variables();
-  REQUIRE(ts.size() == slot_count);
-  REQUIRE(es.size() == slot_count);
-  for (size_t i = 0; i < ts.size(); ++i) {
-    INFO("slot " << i << " " << ts[i].name());
-    CHECK(ts[i].name() == es[i].name());
-    CHECK_FALSE(ts[i].trainable());
-    check_close(f32s(ts[i]), f32s(es[i]), 1e-5);
-  }
-  std::vector<Variable> tv = traced_model.trainable_variables(), ev = eager_model.trainable_variables();
-  for (size_t i = 0; i < tv.size(); ++i) check_close(f32s(tv[i]), f32s(ev[i]), 1e-5);
-}
-
-}  // namespace
-
-TEST_CASE("optim Adam in a traced training step updates its step and slots on every call", "[optim]") {
-  optim::Adam eager_opt(0.05), traced_opt(0.05);
-  check_traced_optimizer(eager_opt, traced_opt, 9);  // the step, then m and v for 4 variables
-  REQUIRE(traced_opt.step().defined());
-  CHECK(traced_opt.step().value().item<float>() == 3.f);
-  CHECK(traced_opt.variables()[0].same_as(traced_opt.step()));
-}
-
-TEST_CASE("optim SGD momentum in a traced training step updates its slots on every call", "[optim]") {
-  check_traced_optimizer(optim::SGD(0.1, 0.9), optim::SGD(0.1, 0.9), 4);
 }
