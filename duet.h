@@ -5,6 +5,7 @@
 #include <duet/graph/types.h>
 #include <duet/runtime/autodiff.h>
 #include <duet/runtime/checkpoint.h>
+#include <duet/runtime/control_flow.h>
 #include <duet/runtime/data.h>
 #include <duet/runtime/device.h>
 #include <duet/runtime/losses.h>

@@ -1,18 +1,25 @@
 // The Program engine's first form: one step per node, each calling the op's
-// eager CPU kernel on buffers the engine owns.
+// eager CPU kernel on buffers the engine owns; cond and while steps hold
+// nested step lists; print is a host step.
 //
 // NOTE [Program buffers]
 // Every SSA value has a slot. Per call, a slot's buffer is one of:
 //  - an input (borrowed from the caller) or a constant (owned by the Program);
 //  - a fresh Storage, for values the graph returns (handed to the caller);
-//  - a region of the call's arena, for every other intermediate;
-//  - the buffer of its operand, for view ops (reshape, expand_dims, squeeze).
+//  - a region of the call's arena, for every other intermediate (region
+//    parameters and results included);
+//  - the buffer of its operand, for view ops (reshape, expand_dims, squeeze);
+//  - nothing, for tokens.
 // A returned value that lives in the arena or in a variable's buffer is
 // copied out, so results never alias the arena (reused by later calls) or a
 // variable (which a later memory plan may update in place); so is a
-// variable's new value that is also returned to the user. Slot shapes are
-// resolved once per distinct tuple of input shapes and memoized, so a call
-// with seen shapes runs no type inference.
+// variable's new value that is also returned to the user. A cond copies the
+// taken branch's yields into its results; a while copies its loop variables
+// into its results, then each iteration copies results into the regions'
+// parameters and the body's yields back into the results (never in place, so
+// a body that swaps variables is right). Slot shapes are resolved once per
+// distinct tuple of input shapes and memoized, so a call with seen shapes
+// runs no type inference.
 #include <duet/codegen/program.h>
 
 #include <cstring>
@@ -23,23 +30,29 @@
 
 #include <fmt/format.h>
 
+#include <duet/backends/format.h>
 #include <duet/graph/printer.h>
 
 namespace duet::codegen {
 
 namespace {
 
-enum class Where : uint8_t { input, constant, own, arena, view };
+enum class Where : uint8_t { input, constant, own, arena, view, token };
 
 struct Step {
-  const OpDef* op;
-  KernelFn fn;
+  enum class Kind : uint8_t { kernel, cond, loop, print, nop } kind = Kind::kernel;
+  const OpDef* op = nullptr;
+  KernelFn fn = nullptr;
   Attrs attrs;
   SrcLoc loc;
   std::vector<int> in;
   std::vector<int> out;
-  bool view;
+  bool view = false;
   std::string text;  // the node's line, for listings and errors
+  // cond: a = then, b = else; loop: a = condition, b = body.
+  std::vector<Step> a, b;
+  std::vector<int> params_a, params_b, yields_a, yields_b;
+  int64_t max_iterations = -1;
 };
 
 struct Plan {
@@ -50,6 +63,8 @@ struct Plan {
 };
 
 constexpr size_t kAlign = 64;
+
+size_t bytes_of(const TensorType& t) { return static_cast<size_t>(t.shape.numel()) * dtype_size(t.dtype); }
 
 }  // namespace
 
@@ -74,56 +89,146 @@ struct Program::Impl {
     for (Storage* s : constant_storage) s->release();
   }
 
+  std::unordered_map<const Value*, int> slot;
+  int new_slot(const Value* v);
+  void lower_graph(const Graph& g, std::vector<Step>& steps);
   std::shared_ptr<const Plan> plan_for(const std::vector<Buffer>& inputs) const;
   std::shared_ptr<const Plan> make_plan(const std::vector<Buffer>& inputs) const;
+  void plan_steps(const std::vector<Step>& steps, Plan& plan) const;
+  void place(int s, Plan& plan) const;
 };
 
 Program::Program(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Program::~Program() = default;
 
-std::unique_ptr<Program> Program::lower(const Graph& g) {
-  auto impl = std::make_unique<Impl>();
-  std::unordered_map<const Value*, int> slot;
-  auto new_slot = [&](const Value* v) {
-    slot[v] = impl->num_slots++;
-    impl->declared.push_back(v->type());
-    impl->view_source.push_back(-1);
-    if (!v->type().is_token && !v->type().tensor.shape.is_static()) impl->dynamic = true;
-    return slot[v];
-  };
-  impl->num_params = g.num_params();
-  for (int i = 0; i < g.num_params(); ++i) {
-    new_slot(g.param(i));
-    impl->variable_param.push_back(!g.param(i)->variable().empty());
-  }
+int Program::Impl::new_slot(const Value* v) {
+  slot[v] = num_slots++;
+  declared.push_back(v->type());
+  view_source.push_back(-1);
+  if (!v->type().is_token && !v->type().tensor.shape.is_static()) dynamic = true;
+  return slot[v];
+}
+
+void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps) {
   for (const auto& node : g.nodes()) {
     const Node& n = *node;
-    if (n.name() == "constant") {
+    const std::string& name = n.name();
+    if (name == "constant") {
       const DenseData& d = *n.attrs().get_dense("value").data;
       Storage* s = Storage::allocate(d.bytes.size(), Device::cpu());
       if (!d.bytes.empty()) std::memcpy(s->data(), d.bytes.data(), d.bytes.size());
-      impl->constant_storage.push_back(s);
-      impl->constant_slot.push_back(new_slot(n.result()));
+      constant_storage.push_back(s);
+      constant_slot.push_back(new_slot(n.result()));
       continue;
     }
-    if (n.num_regions() > 0 || n.op().has(kStructural))
-      throw Error(format_error(n.name(), "the Program engine cannot run this op yet: " + print_node(n), n.loc()));
-    KernelFn fn = find_kernel(n.op().id(), Device::Type::cpu);
-    if (!fn) throw DeviceError(format_error(n.name(), "no CPU kernel", n.loc()));
-    Step step{&n.op(), fn, n.attrs(), n.loc(), {}, {}, n.op().has(kView), print_node(n)};
+    Step step;
+    step.op = &n.op();
+    step.attrs = n.attrs();
+    step.loc = n.loc();
+    step.text = print_node(n);
     for (int i = 0; i < n.num_operands(); ++i) step.in.push_back(slot.at(n.operand(i)));
+    if (name == "cond" || name == "while") {
+      step.kind = name == "cond" ? Step::Kind::cond : Step::Kind::loop;
+      if (const AttrValue* m = n.attrs().find("max_iterations")) step.max_iterations = std::get<int64_t>(*m);
+      for (int r = 0; r < 2; ++r) {
+        const Graph& region = *n.region(r);
+        std::vector<int>& params = r == 0 ? step.params_a : step.params_b;
+        for (int i = 0; i < region.num_params(); ++i) params.push_back(new_slot(region.param(i)));
+        lower_graph(region, r == 0 ? step.a : step.b);
+        std::vector<int>& yields = r == 0 ? step.yields_a : step.yields_b;
+        for (const Value* v : region.results()) yields.push_back(slot.at(v));
+      }
+    } else if (name == "print") {
+      step.kind = Step::Kind::print;
+    } else if (name == "after_all") {
+      step.kind = Step::Kind::nop;
+    } else if (n.num_regions() > 0 || n.op().has(kStructural)) {
+      throw Error(format_error(name, "the Program engine cannot run this op yet: " + step.text, n.loc()));
+    } else {
+      step.fn = find_kernel(n.op().id(), Device::Type::cpu);
+      if (!step.fn) throw DeviceError(format_error(name, "no CPU kernel", n.loc()));
+      step.view = n.op().has(kView);
+    }
     for (int i = 0; i < n.num_results(); ++i) step.out.push_back(new_slot(n.result(i)));
-    if (step.view) impl->view_source[step.out[0]] = step.in[0];
-    impl->steps.push_back(std::move(step));
+    if (step.view) view_source[step.out[0]] = step.in[0];
+    out_steps.push_back(std::move(step));
   }
+}
+
+std::unique_ptr<Program> Program::lower(const Graph& g) {
+  auto impl = std::make_unique<Impl>();
+  impl->num_params = g.num_params();
+  for (int i = 0; i < g.num_params(); ++i) {
+    impl->new_slot(g.param(i));
+    impl->variable_param.push_back(!g.param(i)->variable().empty());
+  }
+  impl->lower_graph(g, impl->steps);
   impl->returned.assign(impl->num_slots, false);
   for (size_t i = 0; i < g.results().size(); ++i) {
-    int s = slot.at(g.results()[i]);
+    int s = impl->slot.at(g.results()[i]);
     impl->result_slots.push_back(s);
-    impl->writeback.push_back(g.parent_node() == nullptr && !g.result_variable(static_cast<int>(i)).empty());
+    impl->writeback.push_back(!g.result_variable(static_cast<int>(i)).empty());
     impl->returned[s] = true;
   }
+  impl->slot.clear();
   return std::unique_ptr<Program>(new Program(std::move(impl)));
+}
+
+// Where slot s lives: an own buffer when returned, else the arena (tokens: nowhere).
+void Program::Impl::place(int s, Plan& plan) const {
+  if (declared[s].is_token) {
+    plan.where[s] = Where::token;
+  } else if (returned[s]) {
+    plan.where[s] = Where::own;
+  } else {
+    plan.where[s] = Where::arena;
+    plan.offset[s] = plan.arena_bytes;
+    plan.arena_bytes += (bytes_of(plan.types[s]) + kAlign - 1) / kAlign * kAlign;
+  }
+}
+
+void Program::Impl::plan_steps(const std::vector<Step>& steps, Plan& plan) const {
+  for (const Step& step : steps) {
+    switch (step.kind) {
+      case Step::Kind::kernel: {
+        if (!dynamic) {
+          for (int s : step.out) plan.types[s] = declared[s].tensor;
+        } else {
+          std::vector<const TensorType*> in;
+          for (int s : step.in) in.push_back(&plan.types[s]);
+          SmallVec<TensorType, 2> out = infer_types(*step.op, in, step.attrs, step.loc);
+          for (size_t k = 0; k < step.out.size(); ++k) plan.types[step.out[k]] = out[k];
+        }
+        for (int s : step.out) {
+          if (step.view) plan.where[s] = Where::view;
+          else place(s, plan);
+        }
+        break;
+      }
+      case Step::Kind::cond:
+      case Step::Kind::loop: {
+        // Region parameters take the types of the values that flow into them.
+        for (size_t i = 0; i < step.params_a.size(); ++i) {
+          plan.types[step.params_a[i]] = plan.types[step.in[i]];
+          plan.types[step.params_b[i]] = plan.types[step.in[i]];
+          place(step.params_a[i], plan);
+          place(step.params_b[i], plan);
+        }
+        plan_steps(step.a, plan);
+        plan_steps(step.b, plan);
+        const std::vector<int>& from = step.kind == Step::Kind::cond ? step.yields_a : step.yields_b;
+        for (size_t k = 0; k < step.out.size(); ++k) {
+          plan.types[step.out[k]] = plan.types[from[k]];
+          place(step.out[k], plan);
+        }
+        break;
+      }
+      case Step::Kind::print:
+      case Step::Kind::nop:
+        for (int s : step.out) plan.where[s] = Where::token;
+        break;
+    }
+  }
 }
 
 std::shared_ptr<const Plan> Program::Impl::make_plan(const std::vector<Buffer>& inputs) const {
@@ -133,33 +238,13 @@ std::shared_ptr<const Plan> Program::Impl::make_plan(const std::vector<Buffer>& 
   plan->offset.assign(num_slots, 0);
   for (int i = 0; i < num_params; ++i) {
     plan->types[i] = inputs[i].type;
-    plan->where[i] = Where::input;
+    plan->where[i] = declared[i].is_token ? Where::token : Where::input;
   }
   for (int s : constant_slot) {
     plan->types[s] = declared[s].tensor;
     plan->where[s] = Where::constant;
   }
-  for (const Step& step : steps) {
-    if (!dynamic) {
-      for (int s : step.out) plan->types[s] = declared[s].tensor;
-    } else {
-      std::vector<const TensorType*> in;
-      for (int s : step.in) in.push_back(&plan->types[s]);
-      SmallVec<TensorType, 2> out = infer_types(*step.op, in, step.attrs, step.loc);
-      for (size_t k = 0; k < step.out.size(); ++k) plan->types[step.out[k]] = out[k];
-    }
-    for (int s : step.out) {
-      if (step.view) {
-        plan->where[s] = Where::view;
-      } else if (returned[s]) {
-        plan->where[s] = Where::own;
-      } else {
-        plan->offset[s] = plan->arena_bytes;
-        size_t bytes = static_cast<size_t>(plan->types[s].shape.numel()) * dtype_size(plan->types[s].dtype);
-        plan->arena_bytes += (bytes + kAlign - 1) / kAlign * kAlign;
-      }
-    }
-  }
+  plan_steps(steps, *plan);
   return plan;
 }
 
@@ -182,6 +267,7 @@ std::shared_ptr<const Plan> Program::Impl::plan_for(const std::vector<Buffer>& i
 }
 
 namespace {
+
 // Releases every reference a call took if a kernel throws.
 struct CallGuard {
   std::vector<Storage*> held;
@@ -189,6 +275,108 @@ struct CallGuard {
     for (Storage* s : held) s->release();
   }
 };
+
+// One call's buffers.
+struct Frame {
+  const Plan& plan;
+  std::vector<void*> data;
+  std::vector<Storage*> storage;
+};
+
+void copy_slot(Frame& f, int from, int to) {
+  if (f.plan.where[to] == Where::token || f.data[from] == f.data[to]) return;
+  size_t bytes = bytes_of(f.plan.types[to]);
+  if (bytes) std::memmove(f.data[to], f.data[from], bytes);
+}
+
+void run_steps(const std::vector<Step>& steps, Frame& f) {
+  const Plan& plan = f.plan;
+  KernelTensor kin[8], kout[2];
+  std::vector<KernelTensor> kin_many;
+  for (const Step& step : steps) {
+    switch (step.kind) {
+      case Step::Kind::kernel: {
+        const int n_in = static_cast<int>(step.in.size());
+        KernelTensor* in = n_in <= 8 ? kin : (kin_many.resize(n_in), kin_many.data());
+        for (int k = 0; k < n_in; ++k) {
+          int s = step.in[k];
+          in[k] = KernelTensor{f.data[s], plan.types[s].dtype, &plan.types[s].shape, f.storage[s]};
+        }
+        bool any = step.view;
+        for (size_t k = 0; k < step.out.size(); ++k) {
+          int s = step.out[k];
+          kout[k] = KernelTensor{f.data[s], plan.types[s].dtype, &plan.types[s].shape, f.storage[s]};
+          any |= plan.types[s].shape.numel() > 0;
+        }
+        if (!any) break;
+        KernelContext ctx{*step.op, step.attrs, step.loc, in, n_in, kout, static_cast<int>(step.out.size())};
+        step.fn(ctx);
+        if (step.view) {
+          f.data[step.out[0]] = kout[0].data;
+          f.storage[step.out[0]] = kout[0].storage;
+        }
+        break;
+      }
+      case Step::Kind::cond: {
+        bool taken = *static_cast<const bool*>(f.data[step.in[0]]);
+        run_steps(taken ? step.a : step.b, f);
+        const std::vector<int>& yields = taken ? step.yields_a : step.yields_b;
+        for (size_t k = 0; k < step.out.size(); ++k) copy_slot(f, yields[k], step.out[k]);
+        break;
+      }
+      case Step::Kind::loop: {
+        for (size_t k = 0; k < step.out.size(); ++k) copy_slot(f, step.in[k], step.out[k]);
+        for (int64_t it = 0; step.max_iterations < 0 || it < step.max_iterations; ++it) {
+          for (size_t k = 0; k < step.out.size(); ++k) copy_slot(f, step.out[k], step.params_a[k]);
+          run_steps(step.a, f);
+          if (!*static_cast<const bool*>(f.data[step.yields_a[0]])) break;
+          for (size_t k = 0; k < step.out.size(); ++k) copy_slot(f, step.out[k], step.params_b[k]);
+          run_steps(step.b, f);
+          for (size_t k = 0; k < step.out.size(); ++k) copy_slot(f, step.yields_b[k], step.out[k]);
+        }
+        break;
+      }
+      case Step::Kind::print: {
+        std::vector<std::string> values;
+        for (int s : step.in)
+          if (plan.where[s] != Where::token) values.push_back(format_values(f.data[s], plan.types[s].dtype, plan.types[s].shape));
+        const AttrValue* format = step.attrs.find("format");
+        std::string text = format ? std::get<std::string>(*format) : std::string();
+        if (!format) for (size_t i = 0; i < values.size(); ++i) text += i ? " {}" : "{}";
+        write_line(render_print(text, values));
+        break;
+      }
+      case Step::Kind::nop:
+        break;
+    }
+  }
+}
+
+void list_steps(const std::vector<Step>& steps, int depth, int& counter, std::string& s) {
+  std::string pad(2 * depth + 2, ' ');
+  for (const Step& st : steps) {
+    const char* kind = st.kind == Step::Kind::kernel ? (st.view ? "kernel (view)" : "kernel")
+                       : st.kind == Step::Kind::cond ? "cond"
+                       : st.kind == Step::Kind::loop ? "while"
+                       : st.kind == Step::Kind::print ? "host print"
+                                                      : "no-op";
+    std::string line = st.text.substr(0, st.text.find('\n'));
+    s += fmt::format("{}step {}: {} {}  // {}\n", pad, counter++, kind, st.op ? st.op->name() : "", line);
+    if (st.kind == Step::Kind::cond || st.kind == Step::Kind::loop) {
+      s += pad + (st.kind == Step::Kind::cond ? "then:\n" : "condition:\n");
+      list_steps(st.a, depth + 1, counter, s);
+      s += pad + (st.kind == Step::Kind::cond ? "else:\n" : "body:\n");
+      list_steps(st.b, depth + 1, counter, s);
+    }
+  }
+}
+
+int count_steps(const std::vector<Step>& steps) {
+  int n = 0;
+  for (const Step& s : steps) n += 1 + count_steps(s.a) + count_steps(s.b);
+  return n;
+}
+
 }  // namespace
 
 void Program::run(const std::vector<Buffer>& inputs, std::vector<Buffer>* outputs) const {
@@ -196,15 +384,14 @@ void Program::run(const std::vector<Buffer>& inputs, std::vector<Buffer>* output
   DUET_CHECK(static_cast<int>(inputs.size()) == p.num_params, "Program::run: wrong number of inputs");
   std::shared_ptr<const Plan> plan = p.plan_for(inputs);
   CallGuard guard;
-  std::vector<void*> data(p.num_slots, nullptr);
-  std::vector<Storage*> storage(p.num_slots, nullptr);
+  Frame f{*plan, std::vector<void*>(p.num_slots, nullptr), std::vector<Storage*>(p.num_slots, nullptr)};
   for (int i = 0; i < p.num_params; ++i) {
-    storage[i] = inputs[i].storage;
-    data[i] = inputs[i].storage->data();
+    f.storage[i] = inputs[i].storage;
+    f.data[i] = inputs[i].storage ? inputs[i].storage->data() : nullptr;
   }
   for (size_t k = 0; k < p.constant_slot.size(); ++k) {
-    storage[p.constant_slot[k]] = p.constant_storage[k];
-    data[p.constant_slot[k]] = p.constant_storage[k]->data();
+    f.storage[p.constant_slot[k]] = p.constant_storage[k];
+    f.data[p.constant_slot[k]] = p.constant_storage[k]->data();
   }
   Storage* arena = nullptr;
   if (plan->arena_bytes > 0) {
@@ -213,38 +400,15 @@ void Program::run(const std::vector<Buffer>& inputs, std::vector<Buffer>* output
   }
   for (int s = 0; s < p.num_slots; ++s) {
     if (plan->where[s] == Where::arena) {
-      storage[s] = arena;
-      data[s] = arena ? static_cast<char*>(arena->data()) + plan->offset[s] : nullptr;
+      f.storage[s] = arena;
+      f.data[s] = arena ? static_cast<char*>(arena->data()) + plan->offset[s] : nullptr;
     } else if (plan->where[s] == Where::own) {
-      const TensorType& t = plan->types[s];
-      storage[s] = Storage::allocate(static_cast<size_t>(t.shape.numel()) * dtype_size(t.dtype), Device::cpu());
-      guard.held.push_back(storage[s]);
-      data[s] = storage[s]->data();
+      f.storage[s] = Storage::allocate(bytes_of(plan->types[s]), Device::cpu());
+      guard.held.push_back(f.storage[s]);
+      f.data[s] = f.storage[s]->data();
     }
   }
-  KernelTensor kin[8], kout[2];
-  std::vector<KernelTensor> kin_many;
-  for (const Step& step : p.steps) {
-    const int n_in = static_cast<int>(step.in.size());
-    KernelTensor* in = n_in <= 8 ? kin : (kin_many.resize(n_in), kin_many.data());
-    for (int k = 0; k < n_in; ++k) {
-      int s = step.in[k];
-      in[k] = KernelTensor{data[s], plan->types[s].dtype, &plan->types[s].shape, storage[s]};
-    }
-    bool any = step.view;
-    for (size_t k = 0; k < step.out.size(); ++k) {
-      int s = step.out[k];
-      kout[k] = KernelTensor{data[s], plan->types[s].dtype, &plan->types[s].shape, storage[s]};
-      any |= plan->types[s].shape.numel() > 0;
-    }
-    if (!any) continue;
-    KernelContext ctx{*step.op, step.attrs, step.loc, in, n_in, kout, static_cast<int>(step.out.size())};
-    step.fn(ctx);
-    if (step.view) {
-      data[step.out[0]] = kout[0].data;
-      storage[step.out[0]] = kout[0].storage;
-    }
-  }
+  run_steps(p.steps, f);
   outputs->clear();
   std::vector<bool> handed_out(p.num_slots, false);
   for (size_t r = 0; r < p.result_slots.size(); ++r) {
@@ -259,13 +423,13 @@ void Program::run(const std::vector<Buffer>& inputs, std::vector<Buffer>* output
                 (p.writeback[r] && handed_out[root]);
     handed_out[root] = true;
     if (copy) {
-      size_t bytes = static_cast<size_t>(t.shape.numel()) * dtype_size(t.dtype);
+      size_t bytes = bytes_of(t);
       Storage* fresh = Storage::allocate(bytes, Device::cpu());
-      if (bytes) std::memcpy(fresh->data(), data[s], bytes);
+      if (bytes) std::memcpy(fresh->data(), f.data[s], bytes);
       outputs->push_back(Buffer{t, fresh});
     } else {
-      storage[s]->retain();
-      outputs->push_back(Buffer{t, storage[s]});
+      f.storage[s]->retain();
+      outputs->push_back(Buffer{t, f.storage[s]});
     }
   }
 }
@@ -273,13 +437,12 @@ void Program::run(const std::vector<Buffer>& inputs, std::vector<Buffer>* output
 std::string Program::listing() const {
   const Impl& p = *impl_;
   std::string s = fmt::format("program: {} params, {} constants, {} steps{}\n", p.num_params,
-                              p.constant_slot.size(), p.steps.size(), p.dynamic ? " (dynamic shapes)" : "");
-  for (size_t i = 0; i < p.steps.size(); ++i)
-    s += fmt::format("  step {}: kernel {}{}  // {}\n", i, p.steps[i].op->name(), p.steps[i].view ? " (view)" : "",
-                     p.steps[i].text);
+                              p.constant_slot.size(), count_steps(p.steps), p.dynamic ? " (dynamic shapes)" : "");
+  int counter = 0;
+  list_steps(p.steps, 0, counter, s);
   return s;
 }
 
-int Program::num_steps() const { return static_cast<int>(impl_->steps.size()); }
+int Program::num_steps() const { return count_steps(impl_->steps); }
 
 }  // namespace duet::codegen

@@ -61,6 +61,21 @@ void Node::set_operand(int i, Value* v) {
   v->uses_.push_back({this, i});
 }
 
+void Node::add_operand(Value* v) {
+  operands_.push_back(v);
+  v->uses_.push_back({this, static_cast<int>(operands_.size()) - 1});
+}
+
+Value* Node::add_result(const ValueType& type) {
+  auto v = std::make_unique<Value>();
+  v->type_ = type;
+  v->producer_ = this;
+  v->owner_ = parent_;
+  v->index_ = static_cast<int>(results_.size());
+  results_.push_back(std::move(v));
+  return results_.back().get();
+}
+
 Graph* Node::add_region() {
   regions_.push_back(std::make_unique<Graph>());
   regions_.back()->parent_node_ = this;

@@ -87,6 +87,9 @@ class Node {
   int num_regions() const { return static_cast<int>(regions_.size()); }
   Graph* region(int i) const { return regions_[i].get(); }
   Graph* add_region();
+  void add_operand(Value* v);
+  // Appends a result (region ops learn their result types from their regions).
+  Value* add_result(const ValueType& type);
   Graph* parent() const { return parent_; }
   bool is_side_effecting() const { return op_->has(kSideEffecting); }
   // Pure, no side effects anywhere inside its regions.

@@ -3,7 +3,10 @@
 // then let recording tapes see the call.
 #pragma once
 
+#include <functional>
 #include <initializer_list>
+#include <string>
+#include <vector>
 
 #include <duet/graph/op_def.h>
 #include <duet/graph/small_vec.h>
@@ -37,6 +40,14 @@ class Recorder {
   virtual Tensor read_variable(const Variable& v) = 0;
   virtual void assign_variable(const Variable& v, const Tensor& value, SrcLoc loc) = 0;
   virtual void variable_created(const Variable& v, SrcLoc loc) = 0;
+  // Control flow and side effects (NOTE [Control flow in traces]).
+  virtual std::vector<Tensor> record_cond(const Tensor& pred, const std::function<std::vector<Tensor>()>& then_fn,
+                                          const std::function<std::vector<Tensor>()>& else_fn, SrcLoc loc) = 0;
+  virtual std::vector<Tensor> record_while(
+      const std::function<Tensor(const std::vector<Tensor>&)>& cond_fn,
+      const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& body_fn,
+      const std::vector<Tensor>& init, int64_t max_iterations, SrcLoc loc) = 0;
+  virtual void record_print(const std::string& format, const std::vector<Tensor>& tensors, SrcLoc loc) = 0;
   // The id that this trace's symbolic tensors carry (TensorImpl::trace_id).
   virtual uint64_t trace_id() const = 0;
 };

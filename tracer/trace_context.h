@@ -3,6 +3,7 @@
 // the current SSA value of every variable the function touches.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -44,6 +45,12 @@ class TraceContext : public Recorder {
 
   TensorList record(const OpDef& op, const Tensor* const* inputs, int num_inputs, const Attrs& attrs,
                     const SmallVec<TensorType, 2>& result_types, SrcLoc loc) override;
+  std::vector<Tensor> record_cond(const Tensor& pred, const std::function<std::vector<Tensor>()>& then_fn,
+                                  const std::function<std::vector<Tensor>()>& else_fn, SrcLoc loc) override;
+  std::vector<Tensor> record_while(const std::function<Tensor(const std::vector<Tensor>&)>& cond_fn,
+                                   const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& body_fn,
+                                   const std::vector<Tensor>& init, int64_t max_iterations, SrcLoc loc) override;
+  void record_print(const std::string& format, const std::vector<Tensor>& tensors, SrcLoc loc) override;
   Tensor read_variable(const Variable& v) override;
   void assign_variable(const Variable& v, const Tensor& value, SrcLoc loc) override;
   void variable_created(const Variable& v, SrcLoc loc) override;
@@ -56,8 +63,19 @@ class TraceContext : public Recorder {
   };
   VarState& variable(const Variable& v);
   Tensor symbolic(Value* v);
+  Graph& current() { return *stack_.back(); }
+  // The token chain of a graph: its last side effect's token, or null.
+  Value*& last_token(Graph* g) { return last_token_[g]; }
+  Value* fresh_token(Graph& g, SrcLoc loc);
+  // Runs fn with g as the graph being recorded into.
+  template <class F>
+  auto in_region(Graph* g, F&& fn);
+  std::vector<Value*> variable_values() const;
+  void set_variable_values(const std::vector<Value*>& values);
 
   std::unique_ptr<Graph> graph_;
+  std::vector<Graph*> stack_;  // graph_ and the regions being traced, innermost last
+  std::unordered_map<Graph*, Value*> last_token_;
   uint64_t id_;
   std::vector<Variable> arg_variables_;
   std::vector<int> arg_variable_positions_;

@@ -37,6 +37,9 @@ DUET_OP(print).traits(kSideEffecting | kStructural | kVariadic | kNotDifferentia
 DUET_OP(cond).traits(kPure | kStructural | kVariadic).operands(-1);
 // while(init...) {cond(vars) -> b8[]} {body(vars) -> vars}
 DUET_OP(while).traits(kPure | kStructural | kVariadic).operands(-1).attr("max_iterations", AttrKind::integer);
+// after_all(): a fresh token, where a chain must start without an effect
+// before it (a branch without prints, a loop that prints).
+DUET_OP(after_all).traits(kSideEffecting | kStructural | kNotDifferentiable).operands(0).infer(infer_print);
 // fusion(inputs...) {body(params) -> results}: an elementwise group.
 DUET_OP(fusion).traits(kPure | kStructural | kVariadic).operands(-1);
 
