@@ -57,7 +57,8 @@ TensorList dispatch(const OpDef& op, const Tensor* const* inputs, int n, const A
 
   if (Recorder* rec = t_recorder) {
     TensorList out = rec->record(op, inputs, n, attrs, ctx.results, loc);
-    if (OpObserver* obs = t_observer) obs->on_op(op, inputs, n, attrs, out, loc);  // tapes inside traces
+    if (OpObserver* obs = t_observer)
+      if (rec->observe_ops()) obs->on_op(op, inputs, n, attrs, out, loc);  // tapes inside traces
     return out;
   }
 

@@ -48,6 +48,9 @@ class Recorder {
       const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& body_fn,
       const std::vector<Tensor>& init, int64_t max_iterations, SrcLoc loc) = 0;
   virtual void record_print(const std::string& format, const std::vector<Tensor>& tensors, SrcLoc loc) = 0;
+  // Whether tapes may observe the ops recorded now (not inside a region: a
+  // region op is one tape entry of its own).
+  virtual bool observe_ops() const { return true; }
   // The id that this trace's symbolic tensors carry (TensorImpl::trace_id).
   virtual uint64_t trace_id() const = 0;
 };

@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
 #include <duet/runtime/control_flow.h>
+#include <duet/runtime/gradient.h>
+#include <duet/runtime/tape_hooks.h>
 #include <duet/runtime/ops.h>
 #include <duet/runtime/tensor_impl.h>
 
@@ -37,8 +40,14 @@ TraceContext::TraceContext(std::string name, std::vector<Variable> arg_variables
 
 TraceContext::~TraceContext() = default;
 
+// One symbolic tensor per SSA value: a tape that watches a value watches it
+// however often the callable reads it (a variable read twice, a cond result).
 Tensor TraceContext::symbolic(Value* v) {
-  return Tensor(TensorImpl::create_symbolic(v->type().tensor, v, id_));
+  auto it = symbols_.find(v);
+  if (it != symbols_.end()) return it->second;
+  Tensor t(TensorImpl::create_symbolic(v->type().tensor, v, id_));
+  symbols_.emplace(v, t);
+  return t;
 }
 
 Tensor TraceContext::parameter(const TensorType& type, const std::string& name) {
@@ -90,11 +99,6 @@ TensorList TraceContext::record(const OpDef& op, const Tensor* const* inputs, in
   for (int i = 0; i < n; ++i) operands.push_back(value_of(*inputs[i], loc));
   std::vector<ValueType> types;
   for (size_t i = 0; i < result_types.size(); ++i) types.push_back(result_types[i]);
-  if (stack_.size() > 1 && current_op_observer())
-    throw TraceError(format_error(op.name(),
-                                  "gradients through a traced cond or while_loop are not supported yet: use the "
-                                  "control flow outside the tape, or run the function eagerly",
-                                  loc));
   Node* node = current().create(op, operands, types, attrs, loc);
   TensorList out;
   for (int i = 0; i < node->num_results(); ++i) out.push_back(symbolic(node->result(i)));
@@ -183,6 +187,111 @@ auto TraceContext::in_region(Graph* g, F&& fn) {
 }
 
 namespace {
+
+// The values a region uses that are defined outside `top` (captures), in
+// first-use order, nested regions included.
+void collect_captured(const Graph& top, const Graph& g, std::vector<Value*>& out, std::unordered_set<Value*>& seen) {
+  for (const auto& node : g.nodes()) {
+    for (Value* v : node->operands()) {
+      if (v->type().is_token || seen.count(v)) continue;
+      Graph* home = v->producer() ? v->producer()->parent() : v->owner();
+      if (top.encloses(home)) continue;
+      seen.insert(v);
+      out.push_back(v);
+    }
+    for (int r = 0; r < node->num_regions(); ++r) collect_captured(top, *node->region(r), out, seen);
+  }
+}
+
+void accumulate(std::unordered_map<const Value*, Tensor>& grads, const Value* v, Tensor g) {
+  if (!g.defined()) return;
+  if (g.dtype() != v->type().tensor.dtype) g = cast(g, v->type().tensor.dtype);
+  auto it = grads.find(v);
+  if (it == grads.end()) grads.emplace(v, g);
+  else it->second = add(it->second, g);
+}
+
+// NOTE [Gradients through a traced cond]
+// The backward of a cond is a cond on the same predicate whose branches
+// replay the forward branch's nodes (recomputing what the rules need) and
+// then apply each op's gradient rule in reverse: built from the recorded
+// region, never by calling the user's lambdas again. Each branch returns a
+// gradient for every captured value (zeros where it has none), so both
+// branches yield the same types.
+std::vector<Tensor> region_vjp(const Graph& region, const std::vector<Value*>& captured,
+                               const std::vector<Tensor>& captured_t, const std::vector<int>& out_index,
+                               const std::vector<Tensor>& dys, SrcLoc loc) {
+  std::unordered_map<const Value*, Tensor> val;
+  for (size_t i = 0; i < captured.size(); ++i) val[captured[i]] = captured_t[i];
+  struct Replayed {
+    const Node* node;
+    std::vector<Tensor> in, out;
+  };
+  std::vector<Replayed> replayed;
+  for (const auto& node : region.nodes()) {
+    const std::string& name = node->name();
+    if (name == "print" || name == "after_all") continue;  // effects are not replayed
+    if (node->num_regions() > 0 || (node->op().has(kStructural) && name != "constant"))
+      throw TraceError(format_error(name, "gradients through control flow nested in a traced cond are not supported yet", loc));
+    Replayed r{node.get(), {}, {}};
+    std::vector<const Tensor*> ptrs;
+    for (Value* v : node->operands()) {
+      auto it = val.find(v);
+      if (it == val.end()) throw TraceError(format_error(name, "a cond gradient needs a value it cannot see", loc));
+      r.in.push_back(it->second);
+    }
+    for (const Tensor& t : r.in) ptrs.push_back(&t);
+    TensorList out = dispatch(node->op(), ptrs.data(), static_cast<int>(ptrs.size()), node->attrs(), node->loc());
+    for (int k = 0; k < node->num_results(); ++k) {
+      r.out.push_back(out[k]);
+      val[node->result(k)] = out[k];
+    }
+    replayed.push_back(std::move(r));
+  }
+  std::unordered_map<const Value*, Tensor> grads;
+  for (size_t j = 0; j < out_index.size(); ++j) accumulate(grads, region.results()[out_index[j]], dys[j]);
+  for (auto it = replayed.rbegin(); it != replayed.rend(); ++it) {
+    const Node& n = *it->node;
+    std::vector<Tensor> out_grads;
+    bool any = false;
+    for (int k = 0; k < n.num_results(); ++k) {
+      auto g = grads.find(n.result(k));
+      out_grads.push_back(g == grads.end() ? Tensor() : g->second);
+      any |= g != grads.end();
+    }
+    if (!any || n.op().has(kNotDifferentiable)) continue;
+    GradFn fn = find_gradient(n.op());
+    if (!fn) throw Error(format_error(n.name(), "has no gradient rule", n.loc()));
+    GradContext ctx{n.op(), it->in, it->out, n.attrs(), out_grads, Loc::current()};
+    LocationOverride at(n.loc());
+    std::vector<Tensor> in_grads = fn(ctx);
+    for (int i = 0; i < n.num_operands() && i < static_cast<int>(in_grads.size()); ++i)
+      if (is_floating(n.operand(i)->type().tensor.dtype)) accumulate(grads, n.operand(i), in_grads[i]);
+  }
+  std::vector<Tensor> out;
+  for (size_t i = 0; i < captured.size(); ++i) {
+    auto g = grads.find(captured[i]);
+    out.push_back(g != grads.end() ? g->second
+                                   : broadcast_like(scalar(0.0, captured_t[i].dtype()), captured_t[i]));
+  }
+  return out;
+}
+
+// Float captures of the regions of `node` (the inputs of its tape entry).
+std::vector<Value*> float_captures(const Node& node) {
+  std::vector<Value*> all, out;
+  std::unordered_set<Value*> seen;
+  for (int r = 0; r < node.num_regions(); ++r) collect_captured(*node.region(r), *node.region(r), all, seen);
+  for (int i = 0; i < node.num_operands(); ++i)
+    if (!seen.count(node.operand(i))) all.push_back(node.operand(i)), seen.insert(node.operand(i));
+  for (Value* v : all)
+    if (!v->type().is_token && is_floating(v->type().tensor.dtype)) out.push_back(v);
+  return out;
+}
+
+}  // namespace
+
+namespace {
 Value* as_scalar_predicate(TraceContext& ctx, const Tensor& pred, SrcLoc loc) {
   Tensor p = pred.rank() == 0 ? pred : reshape(pred, Shape{});  // one element: checked by the caller
   return ctx.value_of(p, loc);
@@ -252,7 +361,35 @@ std::vector<Tensor> TraceContext::record_cond(const Tensor& pred, const std::fun
   }
   std::vector<Tensor> result;
   for (size_t i = 0; i < outs[0].size(); ++i) result.push_back(symbolic(node->result(static_cast<int>(i))));
+  if (stack_.size() == 1 && detail::tapes_recording()) record_cond_gradient(node, p, loc);
   return result;
+}
+
+// Tells recording tapes about a traced cond: one entry whose backward is a
+// cond (NOTE [Gradients through a traced cond]).
+void TraceContext::record_cond_gradient(Node* node, Value* pred, SrcLoc loc) {
+  std::vector<Value*> captured = float_captures(*node);
+  captured.erase(std::remove(captured.begin(), captured.end(), pred), captured.end());
+  std::vector<Tensor> inputs;
+  for (Value* c : captured) inputs.push_back(symbolic(c));
+  if (!detail::tapes_watch_any(inputs)) return;
+  std::vector<int> out_index;
+  std::vector<Tensor> outputs;
+  for (int k = 0; k < node->num_results(); ++k) {
+    const ValueType& t = node->result(k)->type();
+    if (t.is_token || !is_floating(t.tensor.dtype)) continue;
+    out_index.push_back(k);
+    outputs.push_back(symbolic(node->result(k)));
+  }
+  Tensor pred_t = symbolic(pred);
+  auto backward = std::make_shared<const detail::OpBackward>(
+      [node, captured, inputs, out_index, pred_t, loc](const std::vector<Tensor>& dys) {
+        auto branch = [&](int b) {
+          return [&, b]() { return region_vjp(*node->region(b), captured, inputs, out_index, dys, loc); };
+        };
+        return cond(pred_t, branch(0), branch(1));
+      });
+  detail::tape_record_op(inputs, outputs, backward, loc);
 }
 
 std::vector<Tensor> TraceContext::record_while(
@@ -284,8 +421,15 @@ std::vector<Tensor> TraceContext::record_while(
       if (after[k] != base) carried.push_back(k);
     }
     effects = last_token(&scratch) != nullptr;
-    last_token_.erase(&scratch);
+    for (auto it = last_token_.begin(); it != last_token_.end();)
+      it = scratch.encloses(it->first) ? last_token_.erase(it) : std::next(it);
     set_variable_values(before);
+    // The scratch graph dies here: forget its values (their addresses will be reused).
+    for (auto it = symbols_.begin(); it != symbols_.end();) {
+      const Value* v = it->first;
+      Graph* home = v->producer() ? v->producer()->parent() : v->owner();
+      it = scratch.encloses(home) ? symbols_.erase(it) : std::next(it);
+    }
   }
 
   // Pass 2: the loop variables are the user's, then the carried variables, then a token.
@@ -326,6 +470,15 @@ std::vector<Tensor> TraceContext::record_while(
     set_variable_values(before);
   }
   for (Value* v : operands) node->add_result(v->type());
+  if (stack_.size() == 1 && detail::tapes_recording()) {
+    std::vector<Tensor> watched;
+    for (Value* c : float_captures(*node)) watched.push_back(symbolic(c));
+    if (detail::tapes_watch_any(watched))
+      throw TraceError(format_error("while_loop",
+                                    "gradients through a traced while_loop are not supported yet: differentiate it "
+                                    "eagerly (run_functions_eagerly) or keep the loop outside the tape",
+                                    loc));
+  }
   for (size_t j = 0; j < carried.size(); ++j) vars_[carried[j]].current = node->result(static_cast<int>(n_user + j));
   if (effects) last_token(&outer) = node->result(node->num_results() - 1);
   std::vector<Tensor> result;

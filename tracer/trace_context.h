@@ -30,6 +30,7 @@ class TraceContext : public Recorder {
   Graph& graph() { return *graph_; }
   std::unique_ptr<Graph> take_graph() { return std::move(graph_); }
   uint64_t trace_id() const override { return id_; }
+  bool observe_ops() const override { return stack_.size() == 1; }
 
   // A symbolic tensor for a new graph parameter.
   Tensor parameter(const TensorType& type, const std::string& name);
@@ -67,6 +68,7 @@ class TraceContext : public Recorder {
   // The token chain of a graph: its last side effect's token, or null.
   Value*& last_token(Graph* g) { return last_token_[g]; }
   Value* fresh_token(Graph& g, SrcLoc loc);
+  void record_cond_gradient(Node* node, Value* pred, SrcLoc loc);
   // Runs fn with g as the graph being recorded into.
   template <class F>
   auto in_region(Graph* g, F&& fn);
@@ -76,6 +78,7 @@ class TraceContext : public Recorder {
   std::unique_ptr<Graph> graph_;
   std::vector<Graph*> stack_;  // graph_ and the regions being traced, innermost last
   std::unordered_map<Graph*, Value*> last_token_;
+  std::unordered_map<const Value*, Tensor> symbols_;
   uint64_t id_;
   std::vector<Variable> arg_variables_;
   std::vector<int> arg_variable_positions_;
