@@ -218,26 +218,31 @@ void accumulate(std::unordered_map<const Value*, Tensor>& grads, const Value* v,
 // region, never by calling the user's lambdas again. Each branch returns a
 // gradient for every captured value (zeros where it has none), so both
 // branches yield the same types.
-std::vector<Tensor> region_vjp(const Graph& region, const std::vector<Value*>& captured,
-                               const std::vector<Tensor>& captured_t, const std::vector<int>& out_index,
-                               const std::vector<Tensor>& dys, SrcLoc loc) {
+struct Replayed {
+  const Node* node;
+  std::vector<Tensor> in, out;
+};
+
+// Re-dispatches a region's nodes with `bound` values given (parameters and
+// captures); effects are skipped. Returns the region's yields (undefined for
+// tokens) and, when asked, what each node saw and made.
+std::vector<Tensor> replay_region(const Graph& region, const std::vector<Value*>& bound,
+                                  const std::vector<Tensor>& bound_t, SrcLoc loc,
+                                  std::vector<Replayed>* record = nullptr) {
   std::unordered_map<const Value*, Tensor> val;
-  for (size_t i = 0; i < captured.size(); ++i) val[captured[i]] = captured_t[i];
-  struct Replayed {
-    const Node* node;
-    std::vector<Tensor> in, out;
-  };
-  std::vector<Replayed> replayed;
+  for (size_t i = 0; i < bound.size(); ++i) val[bound[i]] = bound_t[i];
+  std::vector<Replayed> local;
+  std::vector<Replayed>& replayed = record ? *record : local;
   for (const auto& node : region.nodes()) {
     const std::string& name = node->name();
     if (name == "print" || name == "after_all") continue;  // effects are not replayed
     if (node->num_regions() > 0 || (node->op().has(kStructural) && name != "constant"))
-      throw TraceError(format_error(name, "gradients through control flow nested in a traced cond are not supported yet", loc));
+      throw TraceError(format_error(name, "gradients through control flow nested in traced control flow are not supported yet", loc));
     Replayed r{node.get(), {}, {}};
     std::vector<const Tensor*> ptrs;
     for (Value* v : node->operands()) {
       auto it = val.find(v);
-      if (it == val.end()) throw TraceError(format_error(name, "a cond gradient needs a value it cannot see", loc));
+      if (it == val.end()) throw TraceError(format_error(name, "a control-flow gradient needs a value it cannot see", loc));
       r.in.push_back(it->second);
     }
     for (const Tensor& t : r.in) ptrs.push_back(&t);
@@ -248,6 +253,19 @@ std::vector<Tensor> region_vjp(const Graph& region, const std::vector<Value*>& c
     }
     replayed.push_back(std::move(r));
   }
+  std::vector<Tensor> yields;
+  for (const Value* y : region.results()) {
+    auto it = val.find(y);
+    yields.push_back(y->type().is_token || it == val.end() ? Tensor() : it->second);
+  }
+  return yields;
+}
+
+std::vector<Tensor> region_vjp(const Graph& region, const std::vector<Value*>& captured,
+                               const std::vector<Tensor>& captured_t, const std::vector<int>& out_index,
+                               const std::vector<Tensor>& dys, SrcLoc loc) {
+  std::vector<Replayed> replayed;
+  replay_region(region, captured, captured_t, loc, &replayed);
   std::unordered_map<const Value*, Tensor> grads;
   for (size_t j = 0; j < out_index.size(); ++j) accumulate(grads, region.results()[out_index[j]], dys[j]);
   for (auto it = replayed.rbegin(); it != replayed.rend(); ++it) {
@@ -365,6 +383,116 @@ std::vector<Tensor> TraceContext::record_cond(const Tensor& pred, const std::fun
   return result;
 }
 
+// NOTE [Gradients through a traced while_loop]
+// Reverse mode over the iterations actually run: the forward loop gets one
+// more loop variable, its trip count N. The backward is a loop for k = N-1
+// down to 0 whose body rebuilds the state of iteration k by replaying the
+// recorded body k times from the initial values (an inner loop), then
+// applies the body's vector-Jacobian product (region_vjp) to the adjoint of
+// the loop variables, accumulating the gradients of the captured values.
+// It re-runs recorded regions, never the user's lambdas, and costs O(N^2)
+// body evaluations (no per-iteration stack yet).
+void TraceContext::record_while_gradient(Node* node, SrcLoc loc) {
+  const Graph& body = *node->region(1);
+  // The body's captures (as it is now, and the constant the trip counter below adds).
+  std::vector<Value*> captured;
+  {
+    std::unordered_set<Value*> seen;
+    collect_captured(body, body, captured, seen);
+  }
+  Value* one = value_of(scalar(int64_t(1)), loc);
+  if (std::find(captured.begin(), captured.end(), one) == captured.end()) captured.push_back(one);
+  std::vector<int> state;  // non-token loop-variable positions
+  for (int i = 0; i < node->num_operands(); ++i)
+    if (!node->operand(i)->type().is_token) state.push_back(i);
+  std::vector<Tensor> inputs;
+  std::vector<int> float_state, float_captured;
+  for (size_t j = 0; j < state.size(); ++j)
+    if (is_floating(node->operand(state[j])->type().tensor.dtype)) {
+      float_state.push_back(static_cast<int>(j));
+      inputs.push_back(symbolic(node->operand(state[j])));
+    }
+  for (size_t c = 0; c < captured.size(); ++c)
+    if (is_floating(captured[c]->type().tensor.dtype)) {
+      float_captured.push_back(static_cast<int>(c));
+      inputs.push_back(symbolic(captured[c]));
+    }
+  if (!detail::tapes_watch_any(inputs)) return;
+
+  // The trip count: one more loop variable, 0 before the loop, +1 per body run.
+  Value* zero = value_of(scalar(int64_t(0)), loc);
+  node->add_operand(zero);
+  Value* in_cond = node->region(0)->add_param(zero->type());
+  (void)in_cond;
+  Value* in_body = node->region(1)->add_param(zero->type());
+  Node* inc = node->region(1)->append(op_def("add"), {in_body, one}, {}, loc);
+  std::vector<Value*> yields = node->region(1)->results();
+  yields.push_back(inc->result());
+  node->region(1)->set_results(yields);
+  Value* trips = node->add_result(zero->type());
+
+  std::vector<Tensor> init, captured_t;
+  std::vector<Value*> body_params;
+  for (int i : state) {
+    init.push_back(symbolic(node->operand(i)));
+    body_params.push_back(body.param(i));
+  }
+  for (Value* c : captured) captured_t.push_back(symbolic(c));
+  std::vector<Tensor> outputs;
+  for (int j : float_state) outputs.push_back(symbolic(node->result(state[j])));
+  Tensor n_trips = symbolic(trips);
+  auto backward = std::make_shared<const detail::OpBackward>([node, state, float_state, float_captured, captured,
+                                                              captured_t, init, body_params, n_trips, in_body,
+                                                              loc](const std::vector<Tensor>& dys) {
+    const Graph& body = *node->region(1);
+    // Bound: the state parameters, the captures, and the trip counter (unused by the user's body).
+    std::vector<Value*> bound = body_params;
+    bound.insert(bound.end(), captured.begin(), captured.end());
+    bound.push_back(in_body);
+    const Tensor counter_stub = scalar(int64_t(0));
+    std::vector<int> out_index;
+    for (int j : float_state) out_index.push_back(state[j]);
+    // Outer loop variables: k, the adjoints of the float loop variables, the
+    // gradients of the float captures so far.
+    std::vector<Tensor> start{n_trips - 1};
+    start.insert(start.end(), dys.begin(), dys.end());
+    for (int c : float_captured) start.push_back(broadcast_like(scalar(0.0, captured_t[c].dtype()), captured_t[c]));
+    std::vector<Tensor> done = while_loop(
+        [](const std::vector<Tensor>& v) { return v[0] >= int64_t(0); },
+        [&](const std::vector<Tensor>& v) -> std::vector<Tensor> {
+          const Tensor& k = v[0];
+          // The state entering iteration k: the body replayed k times.
+          std::vector<Tensor> inner{scalar(int64_t(0))};
+          inner.insert(inner.end(), init.begin(), init.end());
+          std::vector<Tensor> at_k = while_loop(
+              [&](const std::vector<Tensor>& w) { return w[0] < k; },
+              [&](const std::vector<Tensor>& w) -> std::vector<Tensor> {
+                std::vector<Tensor> bound_t(w.begin() + 1, w.end());
+                bound_t.insert(bound_t.end(), captured_t.begin(), captured_t.end());
+                bound_t.push_back(counter_stub);
+                std::vector<Tensor> y = replay_region(body, bound, bound_t, loc);
+                std::vector<Tensor> next{w[0] + int64_t(1)};
+                for (int i : state) next.push_back(y[i]);
+                return next;
+              },
+              inner);
+          std::vector<Tensor> bound_t(at_k.begin() + 1, at_k.end());
+          bound_t.insert(bound_t.end(), captured_t.begin(), captured_t.end());
+          bound_t.push_back(counter_stub);
+          std::vector<Tensor> adj(v.begin() + 1, v.begin() + 1 + static_cast<std::ptrdiff_t>(float_state.size()));
+          std::vector<Tensor> g = region_vjp(body, bound, bound_t, out_index, adj, loc);
+          std::vector<Tensor> next{k - int64_t(1)};
+          for (int j : float_state) next.push_back(g[j]);
+          for (size_t c = 0; c < float_captured.size(); ++c)
+            next.push_back(v[1 + float_state.size() + c] + g[state.size() + float_captured[c]]);
+          return next;
+        },
+        start);
+    return std::vector<Tensor>(done.begin() + 1, done.end());
+  });
+  detail::tape_record_op(inputs, outputs, backward, loc);
+}
+
 // Tells recording tapes about a traced cond: one entry whose backward is a
 // cond (NOTE [Gradients through a traced cond]).
 void TraceContext::record_cond_gradient(Node* node, Value* pred, SrcLoc loc) {
@@ -470,17 +598,9 @@ std::vector<Tensor> TraceContext::record_while(
     set_variable_values(before);
   }
   for (Value* v : operands) node->add_result(v->type());
-  if (stack_.size() == 1 && detail::tapes_recording()) {
-    std::vector<Tensor> watched;
-    for (Value* c : float_captures(*node)) watched.push_back(symbolic(c));
-    if (detail::tapes_watch_any(watched))
-      throw TraceError(format_error("while_loop",
-                                    "gradients through a traced while_loop are not supported yet: differentiate it "
-                                    "eagerly (run_functions_eagerly) or keep the loop outside the tape",
-                                    loc));
-  }
+  if (stack_.size() == 1 && detail::tapes_recording()) record_while_gradient(node, loc);
   for (size_t j = 0; j < carried.size(); ++j) vars_[carried[j]].current = node->result(static_cast<int>(n_user + j));
-  if (effects) last_token(&outer) = node->result(node->num_results() - 1);
+  if (effects) last_token(&outer) = node->result(static_cast<int>(n_user + carried.size()));  // before a trip count
   std::vector<Tensor> result;
   for (size_t i = 0; i < n_user; ++i) result.push_back(symbolic(node->result(static_cast<int>(i))));
   return result;

@@ -69,6 +69,7 @@ class TraceContext : public Recorder {
   Value*& last_token(Graph* g) { return last_token_[g]; }
   Value* fresh_token(Graph& g, SrcLoc loc);
   void record_cond_gradient(Node* node, Value* pred, SrcLoc loc);
+  void record_while_gradient(Node* node, SrcLoc loc);
   // Runs fn with g as the graph being recorded into.
   template <class F>
   auto in_region(Graph* g, F&& fn);
