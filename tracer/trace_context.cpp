@@ -221,7 +221,16 @@ void accumulate(std::unordered_map<const Value*, Tensor>& grads, const Value* v,
 struct Replayed {
   const Node* node;
   std::vector<Tensor> in, out;
+  // A nested cond: its captures (in order), their tensors, its predicate and
+  // the positions of its non-token results.
+  std::vector<Value*> captured;
+  Tensor pred;
+  std::vector<int> results;
 };
+
+std::vector<Tensor> region_vjp(const Graph& region, const std::vector<Value*>& captured,
+                               const std::vector<Tensor>& captured_t, const std::vector<int>& out_index,
+                               const std::vector<Tensor>& dys, SrcLoc loc);
 
 // Re-dispatches a region's nodes with `bound` values given (parameters and
 // captures); effects are skipped. Returns the region's yields (undefined for
@@ -236,9 +245,39 @@ std::vector<Tensor> replay_region(const Graph& region, const std::vector<Value*>
   for (const auto& node : region.nodes()) {
     const std::string& name = node->name();
     if (name == "print" || name == "after_all") continue;  // effects are not replayed
+    if (name == "cond") {
+      // Replayed as a cond whose branches replay the nested regions.
+      Replayed r{node.get(), {}, {}, {}, {}, {}};
+      std::unordered_set<Value*> seen;
+      for (int b = 0; b < 2; ++b) collect_captured(*node->region(b), *node->region(b), r.captured, seen);
+      for (Value* v : r.captured) {
+        auto it = val.find(v);
+        if (it == val.end()) throw TraceError(format_error(name, "a control-flow gradient needs a value it cannot see", loc));
+        r.in.push_back(it->second);
+      }
+      r.pred = val.at(node->operand(0));
+      for (int k = 0; k < node->num_results(); ++k)
+        if (!node->result(k)->type().is_token) r.results.push_back(k);
+      auto branch = [&](int b) {
+        return [&, b]() {
+          std::vector<Tensor> y = replay_region(*node->region(b), r.captured, r.in, loc);
+          std::vector<Tensor> picked;
+          for (int k : r.results) picked.push_back(y[k]);
+          return picked;
+        };
+      };
+      std::vector<Tensor> res = cond(r.pred, branch(0), branch(1));
+      r.out.assign(node->num_results(), Tensor());
+      for (size_t j = 0; j < r.results.size(); ++j) {
+        r.out[r.results[j]] = res[j];
+        val[node->result(r.results[j])] = res[j];
+      }
+      replayed.push_back(std::move(r));
+      continue;
+    }
     if (node->num_regions() > 0 || (node->op().has(kStructural) && name != "constant"))
       throw TraceError(format_error(name, "gradients through control flow nested in traced control flow are not supported yet", loc));
-    Replayed r{node.get(), {}, {}};
+    Replayed r{node.get(), {}, {}, {}, {}, {}};
     std::vector<const Tensor*> ptrs;
     for (Value* v : node->operands()) {
       auto it = val.find(v);
@@ -278,6 +317,19 @@ std::vector<Tensor> region_vjp(const Graph& region, const std::vector<Value*>& c
       any |= g != grads.end();
     }
     if (!any || n.op().has(kNotDifferentiable)) continue;
+    if (n.name() == "cond") {
+      // A nested cond's backward: a cond of the nested branches' products.
+      std::vector<Tensor> dys_nested;
+      for (int k : it->results) dys_nested.push_back(out_grads[k]);
+      auto branch = [&](int b) {
+        return [&, b]() { return region_vjp(*n.region(b), it->captured, it->in, it->results, dys_nested, loc); };
+      };
+      std::vector<Tensor> g = cond(it->pred, branch(0), branch(1));
+      for (size_t c = 0; c < it->captured.size(); ++c)
+        if (!it->captured[c]->type().is_token && is_floating(it->captured[c]->type().tensor.dtype))
+          accumulate(grads, it->captured[c], g[c]);
+      continue;
+    }
     GradFn fn = find_gradient(n.op());
     if (!fn) throw Error(format_error(n.name(), "has no gradient rule", n.loc()));
     GradContext ctx{n.op(), it->in, it->out, n.attrs(), out_grads, Loc::current()};
