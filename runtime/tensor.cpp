@@ -17,12 +17,18 @@ namespace duet {
 
 // ---- TensorImpl -------------------------------------------------------------------
 
-TensorImpl* TensorImpl::create(const TensorType& type, Device device) {
+// A TensorImpl of `type` from the caching allocator, with nothing else set.
+TensorImpl* TensorImpl::allocate(const TensorType& type) {
   size_t block = 0;
   void* p = cpu::alloc(sizeof(TensorImpl), &block);
   auto* t = new (p) TensorImpl;
   t->block_bytes_ = block;
   t->type = type;
+  return t;
+}
+
+TensorImpl* TensorImpl::create(const TensorType& type, Device device) {
+  TensorImpl* t = allocate(type);
   t->device_ = device;
   try {
     t->storage = Storage::allocate(static_cast<size_t>(type.shape.numel()) * dtype_size(type.dtype), device);
@@ -34,11 +40,7 @@ TensorImpl* TensorImpl::create(const TensorType& type, Device device) {
 }
 
 TensorImpl* TensorImpl::create_view(const TensorType& type, Storage* storage) {
-  size_t block = 0;
-  void* p = cpu::alloc(sizeof(TensorImpl), &block);
-  auto* t = new (p) TensorImpl;
-  t->block_bytes_ = block;
-  t->type = type;
+  TensorImpl* t = allocate(type);
   t->storage = storage;
   if (storage) {
     storage->retain();
@@ -48,11 +50,7 @@ TensorImpl* TensorImpl::create_view(const TensorType& type, Storage* storage) {
 }
 
 TensorImpl* TensorImpl::create_symbolic(const TensorType& type, void* symbol, uint64_t trace_id) {
-  size_t block = 0;
-  void* p = cpu::alloc(sizeof(TensorImpl), &block);
-  auto* t = new (p) TensorImpl;
-  t->block_bytes_ = block;
-  t->type = type;
+  TensorImpl* t = allocate(type);
   t->symbol = symbol;
   t->trace_id = trace_id;
   return t;

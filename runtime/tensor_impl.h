@@ -36,6 +36,7 @@ class TensorImpl {
 
  private:
   TensorImpl() = default;
+  static TensorImpl* allocate(const TensorType& type);
   void destroy();
   std::atomic<int32_t> refs_{1};
   size_t block_bytes_ = 0;

@@ -12,20 +12,9 @@ namespace duet::cpu {
 namespace {
 
 void scatter_add_kernel(KernelContext& ctx) {
-  const Shape& base = *ctx.in(0).shape;
-  int r = base.rank();
-  int64_t a = ctx.attrs.get_int("axis");
-  int axis = static_cast<int>(a < 0 ? a + r : a);
-  int64_t n = base.dim(axis), outer = prod(base, 0, axis), inner = prod(base, axis + 1, r);
-  int64_t count = ctx.in(1).numel();
-  std::vector<int64_t> idx(static_cast<size_t>(count));
-  visit_dtype(ctx.in(1).dtype, [&](auto t) {
-    using I = decltype(t);
-    for (int64_t i = 0; i < count; ++i) idx[i] = static_cast<int64_t>(ctx.in(1).ptr<I>()[i]);
-  });
-  for (int64_t i = 0; i < count; ++i)
-    if (idx[i] < 0 || idx[i] >= n)
-      ctx.error(fmt::format("index {} is out of range [0, {}) of axis {}", idx[i], n, axis));
+  IndexedAxis ax = indexed_axis(ctx, *ctx.in(0).shape, ctx.in(1));
+  const int64_t n = ax.n, outer = ax.outer, inner = ax.inner, count = static_cast<int64_t>(ax.idx.size());
+  const std::vector<int64_t>& idx = ax.idx;
   visit_dtype(ctx.in(0).dtype, [&](auto t) {
     using T = decltype(t);
     if constexpr (std::is_same_v<T, bool>) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -142,6 +143,16 @@ int64_t window_argmax(const T* plane, int64_t W, int64_t oh, int64_t ow, int64_t
     }
   return best;
 }
+
+// The axis attribute of an indexing op (gather, scatter_add) applied to
+// `data`: [outer, n, inner] around it, and the indices as int64, each checked
+// to be in [0, n) (an Error naming the index, the range and the data's type).
+struct IndexedAxis {
+  int axis;
+  int64_t n, outer, inner;
+  std::vector<int64_t> idx;
+};
+IndexedAxis indexed_axis(const KernelContext& ctx, const Shape& data, const KernelTensor& indices);
 
 // Calls f with a value of the C++ type of dtype (bool for b8).
 template <class F>

@@ -139,22 +139,9 @@ void slice_kernel(KernelContext& ctx) {
 }
 
 void gather_kernel(KernelContext& ctx) {
-  const Shape& in = *ctx.in(0).shape;
-  int r = in.rank();
-  int64_t a = ctx.attrs.get_int("axis");
-  int axis = static_cast<int>(a < 0 ? a + r : a);
-  int64_t n = in.dim(axis), outer = prod(in, 0, axis), inner = prod(in, axis + 1, r);
-  int64_t count = ctx.in(1).numel();
-  std::vector<int64_t> idx(static_cast<size_t>(count));
-  visit_dtype(ctx.in(1).dtype, [&](auto t) {
-    using T = decltype(t);
-    const T* p = ctx.in(1).ptr<T>();
-    for (int64_t i = 0; i < count; ++i) idx[i] = static_cast<int64_t>(p[i]);
-  });
-  for (int64_t i = 0; i < count; ++i)
-    if (idx[i] < 0 || idx[i] >= n)
-      ctx.error(fmt::format("index {} is out of range [0, {}) of axis {} of {}[{}]", idx[i], n, axis,
-                            dtype_name(ctx.in(0).dtype), fmt::join(in.begin(), in.end(), ",")));
+  IndexedAxis ax = indexed_axis(ctx, *ctx.in(0).shape, ctx.in(1));
+  const int64_t n = ax.n, outer = ax.outer, inner = ax.inner, count = static_cast<int64_t>(ax.idx.size());
+  const std::vector<int64_t>& idx = ax.idx;
   size_t esize = dtype_size(ctx.in(0).dtype);
   const char* src = static_cast<const char*>(ctx.in(0).data);
   char* dst = static_cast<char*>(ctx.out(0).data);
@@ -176,4 +163,27 @@ DUET_REGISTER_KERNEL(slice, cpu, slice_kernel);
 DUET_REGISTER_KERNEL(gather, cpu, gather_kernel);
 
 }  // namespace
+
+IndexedAxis indexed_axis(const KernelContext& ctx, const Shape& data, const KernelTensor& indices) {
+  int r = data.rank();
+  int64_t a = ctx.attrs.get_int("axis");
+  IndexedAxis ax;
+  ax.axis = static_cast<int>(a < 0 ? a + r : a);
+  ax.n = data.dim(ax.axis);
+  ax.outer = prod(data, 0, ax.axis);
+  ax.inner = prod(data, ax.axis + 1, r);
+  int64_t count = indices.numel();
+  ax.idx.resize(static_cast<size_t>(count));
+  visit_dtype(indices.dtype, [&](auto t) {
+    using T = decltype(t);
+    const T* p = indices.ptr<T>();
+    for (int64_t i = 0; i < count; ++i) ax.idx[i] = static_cast<int64_t>(p[i]);
+  });
+  for (int64_t i : ax.idx)
+    if (i < 0 || i >= ax.n)
+      ctx.error(fmt::format("index {} is out of range [0, {}) of axis {} of {}[{}]", i, ax.n, ax.axis,
+                            dtype_name(ctx.in(0).dtype), fmt::join(data.begin(), data.end(), ",")));
+  return ax;
+}
+
 }  // namespace duet::cpu
