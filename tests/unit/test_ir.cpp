@@ -97,13 +97,18 @@ TEST_CASE("dce and cse through the pass manager keep statistics", "[ir][passes]"
       "}\n");
   passes::PassManagerOptions options;
   options.verify_each = true;
-  passes::PassManager pm("default", options);
+  passes::PassManager pm("cse,dce", options);
   auto runs = pm.run(*g);
   REQUIRE(runs.size() == 2);
   CHECK(runs[0].pass == "cse");
   CHECK(runs[0].stats.at("merged") == 1);
   CHECK(runs[1].pass == "dce");
   CHECK(runs[1].stats.at("erased") == 1);
+  // The default pipeline, as declared in passes/pipelines.cpp.
+  std::vector<std::string> names;
+  passes::PassManager default_pipeline("default");
+  for (const passes::PassInfo* p : default_pipeline.passes()) names.push_back(p->name);
+  CHECK(names == std::vector<std::string>{"canonicalize", "cse", "dce"});
   CHECK(g->num_nodes() == 2);
   CHECK_THROWS_WITH(passes::PassManager("cse,nope"), Catch::Contains("unknown pass or pipeline 'nope'"));
 }
