@@ -34,6 +34,38 @@ KernelFn find_kernel(int op_id, Device::Type device) {
   return slot < t.size() ? t[slot] : nullptr;
 }
 
+namespace {
+// Runs a CPU kernel on constant operands (installed as the graph's constant
+// evaluator, for constant-fold).
+bool evaluate(const OpDef& op, const std::vector<const DenseData*>& operands, const Attrs& attrs,
+              const std::vector<TensorType>& result_types, std::vector<DenseData>* results) {
+  KernelFn fn = find_kernel(op.id(), Device::Type::cpu);
+  if (!fn || op.has(kView) || result_types.size() > 2) return false;
+  std::vector<KernelTensor> in;
+  for (const DenseData* d : operands)
+    in.push_back(KernelTensor{const_cast<uint8_t*>(d->bytes.data()), d->dtype, &d->shape, nullptr});
+  results->clear();
+  results->resize(result_types.size());
+  KernelTensor out[2];
+  for (size_t i = 0; i < result_types.size(); ++i) {
+    DenseData& r = (*results)[i];
+    r.dtype = result_types[i].dtype;
+    r.shape = result_types[i].shape;
+    r.bytes.resize(static_cast<size_t>(r.shape.numel()) * dtype_size(r.dtype));
+    out[i] = KernelTensor{r.bytes.data(), r.dtype, &r.shape, nullptr};
+  }
+  try {
+    KernelContext ctx{op, attrs, SrcLoc(), in.data(), static_cast<int>(in.size()), out,
+                      static_cast<int>(result_types.size())};
+    fn(ctx);
+  } catch (const Error&) {
+    return false;  // e.g. an out-of-range gather index: left for run time to report
+  }
+  return true;
+}
+const bool g_evaluator_installed = (set_constant_evaluator(evaluate), true);
+}  // namespace
+
 void KernelContext::error(const std::string& what) const { throw Error(format_error(op.name(), what, loc)); }
 
 int num_threads() {

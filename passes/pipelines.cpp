@@ -5,4 +5,6 @@
 // and x) for cse and leave the rewritten nodes dead; cse before dce: merging
 // duplicates leaves the losers unused, and dce then erases them along with
 // anything else dead.
-DUET_PIPELINE("default", "canonicalize,cse,dce", "rewrites expose duplicates for cse; both leave dead nodes for dce");
+// constant-fold after canonicalize (fewer nodes to evaluate) and before cse
+// (folded constants compare by value).
+DUET_PIPELINE("default", "canonicalize,constant-fold,cse,dce", "rewrites, then folds; cse merges; dce erases");
