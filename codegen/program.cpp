@@ -40,7 +40,7 @@ namespace {
 enum class Where : uint8_t { input, constant, own, arena, view, token };
 
 struct Step {
-  enum class Kind : uint8_t { kernel, cond, loop, print, nop } kind = Kind::kernel;
+  enum class Kind : uint8_t { kernel, cond, loop, fusion, print, nop } kind = Kind::kernel;
   const OpDef* op = nullptr;
   KernelFn fn = nullptr;
   Attrs attrs;
@@ -138,6 +138,17 @@ void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps) {
         std::vector<int>& yields = r == 0 ? step.yields_a : step.yields_b;
         for (const Value* v : region.results()) yields.push_back(slot.at(v));
       }
+    } else if (name == "fusion") {
+      // Until code generation: the body's steps, its parameters aliasing the operands.
+      step.kind = Step::Kind::fusion;
+      const Graph& region = *n.region(0);
+      for (int i = 0; i < region.num_params(); ++i) {
+        int s = new_slot(region.param(i));
+        view_source[s] = step.in[i];
+        step.params_a.push_back(s);
+      }
+      lower_graph(region, step.a);
+      for (const Value* v : region.results()) step.yields_a.push_back(slot.at(v));
     } else if (name == "print") {
       step.kind = Step::Kind::print;
     } else if (name == "after_all") {
@@ -219,6 +230,18 @@ void Program::Impl::plan_steps(const std::vector<Step>& steps, Plan& plan) const
         const std::vector<int>& from = step.kind == Step::Kind::cond ? step.yields_a : step.yields_b;
         for (size_t k = 0; k < step.out.size(); ++k) {
           plan.types[step.out[k]] = plan.types[from[k]];
+          place(step.out[k], plan);
+        }
+        break;
+      }
+      case Step::Kind::fusion: {
+        for (size_t i = 0; i < step.params_a.size(); ++i) {
+          plan.types[step.params_a[i]] = plan.types[step.in[i]];
+          plan.where[step.params_a[i]] = Where::view;
+        }
+        plan_steps(step.a, plan);
+        for (size_t k = 0; k < step.out.size(); ++k) {
+          plan.types[step.out[k]] = plan.types[step.yields_a[k]];
           place(step.out[k], plan);
         }
         break;
@@ -336,6 +359,15 @@ void run_steps(const std::vector<Step>& steps, Frame& f) {
         }
         break;
       }
+      case Step::Kind::fusion: {
+        for (size_t k = 0; k < step.params_a.size(); ++k) {
+          f.data[step.params_a[k]] = f.data[step.in[k]];
+          f.storage[step.params_a[k]] = f.storage[step.in[k]];
+        }
+        run_steps(step.a, f);
+        for (size_t k = 0; k < step.out.size(); ++k) copy_slot(f, step.yields_a[k], step.out[k]);
+        break;
+      }
       case Step::Kind::print: {
         std::vector<std::string> values;
         for (int s : step.in)
@@ -358,10 +390,12 @@ void list_steps(const std::vector<Step>& steps, int depth, int& counter, std::st
     const char* kind = st.kind == Step::Kind::kernel ? (st.view ? "kernel (view)" : "kernel")
                        : st.kind == Step::Kind::cond ? "cond"
                        : st.kind == Step::Kind::loop ? "while"
+                       : st.kind == Step::Kind::fusion ? "fusion (stepped through)"
                        : st.kind == Step::Kind::print ? "host print"
                                                       : "no-op";
     std::string line = st.text.substr(0, st.text.find('\n'));
     s += fmt::format("{}step {}: {} {}  // {}\n", pad, counter++, kind, st.op ? st.op->name() : "", line);
+    if (st.kind == Step::Kind::fusion) list_steps(st.a, depth + 1, counter, s);
     if (st.kind == Step::Kind::cond || st.kind == Step::Kind::loop) {
       s += pad + (st.kind == Step::Kind::cond ? "then:\n" : "condition:\n");
       list_steps(st.a, depth + 1, counter, s);

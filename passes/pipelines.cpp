@@ -7,4 +7,6 @@
 // anything else dead.
 // constant-fold after canonicalize (fewer nodes to evaluate) and before cse
 // (folded constants compare by value).
-DUET_PIPELINE("default", "canonicalize,constant-fold,cse,dce", "rewrites, then folds; cse merges; dce erases");
+// fuse-elementwise last: it groups what the clean-up passes left.
+DUET_PIPELINE("default", "canonicalize,constant-fold,cse,dce,fuse-elementwise",
+              "rewrites, then folds; cse merges; dce erases; fusion groups the rest");

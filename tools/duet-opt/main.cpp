@@ -30,7 +30,7 @@ int usage(const char* msg) {
 
 int main(int argc, char** argv) {
   std::string input = "-", pipeline;
-  bool print_after_all = false, verify_each = false, statistics = false, split = false;
+  bool print_after_all = false, verify_each = false, statistics = false, split = false, explain = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "-p" || a == "--passes") {
@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
       print_after_all = true;
     } else if (a == "--verify-each") {
       verify_each = true;
+    } else if (a == "--explain-fusion") {
+      explain = true;
     } else if (a == "--split-input-file") {
       split = true;
     } else if (a == "--statistics") {
@@ -110,6 +112,9 @@ int main(int argc, char** argv) {
         if (pm) {
           auto runs = pm->run(g);
           if (statistics) std::cerr << "// statistics of @" << g.name() << "\n" << passes::format_statistics(runs);
+          if (explain)
+            for (const auto& r : runs)
+              for (const std::string& why : r.remarks) std::cout << "// " << why << "\n";
         }
         out += (i ? "\n" : "") + print_graph(g);
       }
