@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 #include <duet/duet.h>
 
+#include "test_support.h"
+
 #include <unistd.h>
 
 #include <cstdint>
@@ -12,25 +14,12 @@
 #include <vector>
 
 using namespace duet;
+using namespace duet_test;
 namespace fs = std::filesystem;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("duet_test_checkpoint_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 #include <duet/duet.h>
 
+#include "test_support.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,11 +15,11 @@
 #include <vector>
 
 using namespace duet;
+using namespace duet_test;
 namespace fs = std::filesystem;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // The test split is loaded once per process (tests that need the training split load their own).
 const data::FashionMNIST& test_split() {
@@ -32,20 +34,6 @@ std::array<int64_t, 10> label_counts(const data::FashionMNIST& d, int64_t batch_
   return counts;
 }
 
-// A fresh directory under the system temp dir, removed at scope exit.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("duet_test_data_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 std::vector<uint8_t> be32(uint32_t v) {
   return {uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)};

@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 #include <duet/duet.h>
 
+#include "test_support.h"
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -9,21 +11,10 @@
 #include <vector>
 
 using namespace duet;
+using namespace duet_test;
 
 namespace {
 
-std::vector<float> f32s(const Tensor& t) { return t.to_vector<float>(); }
-std::vector<double> f64s(const Tensor& t) { return t.to_vector<double>(); }
-std::vector<float> f32s(const Variable& v) { return v.value().to_vector<float>(); }
-
-template <class T>
-void check_close(const std::vector<T>& got, const std::vector<T>& want, double tol) {
-  REQUIRE(got.size() == want.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    INFO("element " << i);
-    CHECK(got[i] == Approx(want[i]).margin(tol).epsilon(tol));
-  }
-}
 
 // y[b][o] = act(sum_i x[b][i] k[i][o] + bias[o]), computed in double.
 std::vector<float> dense_ref(const std::vector<float>& x, const std::vector<float>& k, const std::vector<float>& bias,

@@ -2,26 +2,17 @@
 #include <catch2/catch.hpp>
 #include <duet/duet.h>
 
+#include "test_support.h"
+
 #include <cmath>
 #include <string>
 #include <vector>
 
 using namespace duet;
+using namespace duet_test;
 
 namespace {
 
-std::vector<float> f32s(const Variable& v) { return v.value().to_vector<float>(); }
-std::vector<double> f64s(const Tensor& t) { return t.to_vector<double>(); }
-std::vector<double> f64s(const Variable& v) { return v.value().to_vector<double>(); }
-
-template <class T>
-void check_close(const std::vector<T>& got, const std::vector<T>& want, double tol) {
-  REQUIRE(got.size() == want.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    INFO("element " << i);
-    CHECK(got[i] == Approx(want[i]).margin(tol).epsilon(tol));
-  }
-}
 
 }  // namespace
 
