@@ -225,34 +225,35 @@ std::vector<ArgSpec> FunctionCore::spec_of(const std::vector<ArgValue>& args) co
   std::vector<ArgSpec> spec;
   size_t next_sig = 0;
   const auto& sig = options_.input_signature;
-  auto tensor_type = [&](const Tensor& t, size_t arg, const std::string& where) {
-    if (!t.defined()) throw Error(fmt::format("function '{}': {} is an undefined tensor", name(), where));
+  // `element` is the index in a tensor list, or -1; the argument's name is
+  // only formatted for an error (this runs on every call).
+  auto tensor_type = [&](const Tensor& t, size_t arg, long element) {
+    auto where = [&] { return element < 0 ? fmt::format("arg {}", arg) : fmt::format("arg {}[{}]", arg, element); };
+    if (!t.defined()) throw Error(fmt::format("function '{}': {} is an undefined tensor", name(), where()));
     TensorType type = t.type();
     if (!sig.empty()) {
       if (next_sig >= sig.size())
-        throw Error(fmt::format("function '{}': {} has no entry in the input_signature ({} specs)", name(), where,
+        throw Error(fmt::format("function '{}': {} has no entry in the input_signature ({} specs)", name(), where(),
                                 sig.size()));
       const TensorSpec& want = sig[next_sig++];
       if (want.dtype != type.dtype || !dims_fit(want.shape, type.shape))
-        throw Error(fmt::format("function '{}': {} is {}, which does not fit the input_signature {}", name(), where,
+        throw Error(fmt::format("function '{}': {} is {}, which does not fit the input_signature {}", name(), where(),
                                 type.str(), TensorType{want.dtype, want.shape}.str()));
       type.shape = want.shape;
     }
-    (void)arg;
     return type;
   };
   for (size_t i = 0; i < args.size(); ++i) {
     const ArgValue& a = args[i];
     ArgSpec s;
     s.kind = a.kind;
-    std::string where = fmt::format("arg {}", i);
     switch (a.kind) {
       case ArgValue::Kind::tensor:
-        s.types.push_back(tensor_type(a.tensor, i, where));
+        s.types.push_back(tensor_type(a.tensor, i, -1));
         s.device = a.tensor.device();
         break;
       case ArgValue::Kind::variable:
-        if (!a.variable.defined()) throw Error(fmt::format("function '{}': {} is an empty Variable", name(), where));
+        if (!a.variable.defined()) throw Error(fmt::format("function '{}': arg {} is an empty Variable", name(), i));
         s.types.push_back(TensorType{a.variable.dtype(), a.variable.shape()});
         // Aliasing is part of the key: (v, v) and (v, w) need different traces.
         for (size_t j = 0; j < i; ++j)
@@ -263,7 +264,7 @@ std::vector<ArgSpec> FunctionCore::spec_of(const std::vector<ArgValue>& args) co
         break;
       case ArgValue::Kind::tensor_list:
         for (size_t k = 0; k < a.list.size(); ++k) {
-          s.types.push_back(tensor_type(a.list[k], i, fmt::format("arg {}[{}]", i, k)));
+          s.types.push_back(tensor_type(a.list[k], i, static_cast<long>(k)));
           s.device = a.list[k].device();
         }
         break;
@@ -448,28 +449,31 @@ std::shared_ptr<const Trace> FunctionCore::trace(std::vector<ArgValue>& args, co
 std::vector<Tensor> run_trace(const Trace& t, std::vector<ArgValue>& args) {
   const std::string& name = t.name;
   std::vector<codegen::Buffer> inputs;
-  auto add = [&](const Tensor& x, const std::string& where) {
+  // `where` names the input only when an error needs it (this runs on every call).
+  auto add = [&](const Tensor& x, auto&& where) {
     TensorImpl* impl = x.impl();
     if (!impl->storage)
-      throw TraceError(fmt::format("function '{}': {} is a symbolic tensor of a finished trace", name, where));
+      throw TraceError(fmt::format("function '{}': {} is a symbolic tensor of a finished trace", name, where()));
     if (!impl->device().is_cpu())
-      throw DeviceError(fmt::format("function '{}': {} is on {}; this build runs functions on the CPU", name, where,
+      throw DeviceError(fmt::format("function '{}': {} is on {}; this build runs functions on the CPU", name, where(),
                                     impl->device().str()));
     inputs.push_back(codegen::Buffer{impl->type, impl->storage});
   };
   for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i].kind == ArgValue::Kind::tensor) add(args[i].tensor, fmt::format("arg {}", i));
+    if (args[i].kind == ArgValue::Kind::tensor) add(args[i].tensor, [&] { return fmt::format("arg {}", i); });
     if (args[i].kind == ArgValue::Kind::tensor_list)
-      for (size_t k = 0; k < args[i].list.size(); ++k) add(args[i].list[k], fmt::format("arg {}[{}]", i, k));
+      for (size_t k = 0; k < args[i].list.size(); ++k)
+        add(args[i].list[k], [&] { return fmt::format("arg {}[{}]", i, k); });
   }
   // Variables are read when the call starts (NOTE [Variables in the IR]).
   std::vector<Tensor> var_values;
   std::vector<Variable> vars;
+  var_values.reserve(t.bindings.size());
   for (const VariableBinding& b : t.bindings) {
     Variable v = b.arg_index >= 0 ? args[b.arg_index].variable : b.captured;
     vars.push_back(v);
     var_values.push_back(v.concrete_value());
-    add(var_values.back(), "variable '" + v.name() + "'");
+    add(var_values.back(), [&] { return "variable '" + v.name() + "'"; });
   }
   std::vector<codegen::Buffer> outputs;
   t.program->run(inputs, &outputs);
