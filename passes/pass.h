@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <duet/graph/ir.h>
+#include <duet/graph/target.h>
 
 namespace duet::passes {
 
@@ -19,14 +20,6 @@ struct PassResult {
   bool changed = false;
   static PassResult changed_if(bool c) { return PassResult{c}; }
   static PassResult unchanged() { return PassResult{false}; }
-};
-
-// Facts a pass may need about the target (which activations the matmul
-// library fuses, ...). Passes ask this, never a backend.
-class TargetInfo {
- public:
-  virtual ~TargetInfo() = default;
-  virtual std::string name() const = 0;
 };
 
 class PassContext {

@@ -24,6 +24,31 @@ void infer_matmul(InferContext& ctx) {
   ctx.add_result(a.dtype, batch);
 }
 
+bool known_activation(const std::string& a) {
+  return a == "none" || a == "relu" || a == "tanh" || a == "sigmoid" || a == "gelu";
+}
+
+// fused_matmul(a, b[, bias]) {activation}: act(a @ b + bias), what
+// fuse-matmul-epilogue makes of a matmul, a bias add and an activation. The
+// bias broadcasts to the product's shape without changing it.
+void infer_fused_matmul(InferContext& ctx) {
+  if (ctx.num_inputs() < 2 || ctx.num_inputs() > 3)
+    ctx.error(fmt::format("expects 2 or 3 operands (a, b, bias), got {}", ctx.num_inputs()));
+  const std::string& act = ctx.attrs().get_string("activation");
+  if (!known_activation(act))
+    ctx.error(fmt::format("unknown activation '{}' (none, relu, tanh, sigmoid, gelu)", act));
+  if (!is_floating(ctx.in(0).dtype)) ctx.dtype_error(fmt::format("expects a floating dtype, got {}", ctx.operand_types()));
+  infer_matmul(ctx);
+  if (ctx.num_inputs() == 3) {
+    const TensorType& bias = ctx.in(2);
+    const TensorType& out = ctx.results[0];
+    Shape joined;
+    if (bias.dtype != out.dtype) ctx.dtype_error(fmt::format("the bias is {}, the product {}", bias.str(), out.str()));
+    if (!broadcast_shapes(out.shape, bias.shape, &joined) || !(joined == out.shape))
+      ctx.shape_error(fmt::format("the bias {} does not broadcast to the product {}", bias.str(), out.str()));
+  }
+}
+
 void check_window(InferContext& ctx, const char* what, int64_t v, int64_t min) {
   if (v < min) ctx.error(fmt::format("{} must be >= {}, got {} ({})", what, min, v, ctx.operand_types()));
 }
@@ -72,6 +97,9 @@ void infer_dropout(InferContext& ctx) {
 }  // namespace
 
 DUET_OP(matmul).traits(kPure).operands(2).infer(infer_matmul);
+DUET_OP(fused_matmul).traits(kPure | kVariadic).operands(-1)
+    .attr("activation", AttrKind::string).infer(infer_fused_matmul)
+    .summary("act(a @ b + bias): a matmul with its epilogue (fuse-matmul-epilogue)");
 DUET_OP(conv2d).traits(kPure).operands(2)
     .attr("stride", AttrKind::integer).attr("padding", AttrKind::integer).infer(infer_conv2d);
 DUET_OP(max_pool2d).traits(kPure).operands(1)

@@ -220,7 +220,7 @@ DUET_GRAD(sigmoid) {                                                   // d s = 
   const Tensor& y = ctx.result();
   return {ctx.grad() * y * (1 - y)};
 }
-DUET_GRAD(relu) { return {where(ctx.in(0) > 0, ctx.grad(), 0)}; }     // 1 where x > 0
+DUET_GRAD(relu) { return {where(ctx.result() > 0, ctx.grad(), 0)}; }  // 1 where x > 0, i.e. relu(x) > 0
 DUET_GRAD(gelu) {                                                      // d x Phi(x) = Phi(x) + x phi(x)
   const Tensor& x = ctx.in(0);
   Tensor cdf = (erf(x * 0.70710678118654752440) + 1) * 0.5;

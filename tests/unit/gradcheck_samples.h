@@ -160,6 +160,25 @@ inline const std::map<std::string, std::vector<Sample>>& samples() {
                    {"[2,3,4] @ [4,5]", [=] { return pair(normal({2, 3, 4}, 122), normal({4, 5}, 123)); }, mm},
                    {"[2,1,3,4] @ [3,4,2]", [=] { return pair(normal({2, 1, 3, 4}, 124), normal({3, 4, 2}, 125)); },
                     mm}};
+    // The op fuse-matmul-epilogue makes; smooth activations, so finite
+    // differences never straddle a kink.
+    auto fused = [](const char* act) {
+      return [act](const Inputs& x) {
+        std::vector<const Tensor*> in;
+        for (const Tensor& t : x) in.push_back(&t);
+        Attrs attrs{{"activation", std::string(act)}};
+        return dispatch(op_def("fused_matmul"), in.data(), static_cast<int>(in.size()), attrs, SrcLoc())[0];
+      };
+    };
+    m["fused_matmul"] = {
+        {"[3,4] @ [4,5] + [5], tanh",
+         [=] { return Inputs{normal({3, 4}, 126), normal({4, 5}, 127), normal({5}, 128)}; }, fused("tanh")},
+        {"[2,3,4] @ [4,5] + [3,5], gelu",
+         [=] { return Inputs{normal({2, 3, 4}, 129), normal({4, 5}, 134), normal({3, 5}, 135)}; }, fused("gelu")},
+        {"[3,4] @ [4,2], sigmoid, no bias", [=] { return pair(normal({3, 4}, 136), normal({4, 2}, 137)); },
+         fused("sigmoid")},
+        {"[3,4] @ [4,2] + [1,2], no activation",
+         [=] { return Inputs{normal({3, 4}, 138), normal({4, 2}, 139), normal({1, 2}, 140)}; }, fused("none")}};
     m["conv2d"] = {
         {"stride 1, no padding", [=] { return pair(normal({2, 3, 5, 5}, 130), normal({4, 3, 3, 3}, 131)); },
          [](const Inputs& x) { return conv2d(x[0], x[1]); }},

@@ -149,6 +149,11 @@ std::map<std::string, OpCase> op_table() {
                                   Attrs attrs{{"kernel", int64_t(2)}, {"stride", int64_t(2)}};
                                   return dispatch1(op_def("max_pool2d_pick"), {&x, &g}, attrs, SrcLoc());
                                 });
+  t["fused_matmul"] = {[](uint64_t s) { return Inputs{randn({3, 5}, s), randn({5, 4}, s + 1), randn({4}, s + 2)}; },
+                       [](const Inputs& in) {
+                         Attrs attrs{{"activation", std::string("tanh")}};
+                         return dispatch1(op_def("fused_matmul"), {&in[0], &in[1], &in[2]}, attrs, SrcLoc());
+                       }};
   t["dropout"] = unary(shape_gen(f32, {4, 8}), [](const Tensor& x) { return dropout(x, 0.5, 7); });
   return t;
 }

@@ -1,7 +1,9 @@
 // duet-opt: reads IR text (a file or stdin), verifies it, runs passes and
 // prints the result. The driver of the FileCheck tests in tests/ir/.
 //   duet-opt [FILE|-] [-p cse,dce] [--print-after-all] [--verify-each] [--statistics]
-//            [--split-input-file] [--list-passes]
+//            [--split-input-file] [--explain-fusion] [--target=cpu|none] [--list-passes]
+// Passes that ask the target (fuse-matmul-epilogue) see the CPU's TargetInfo
+// unless --target=none.
 // With --split-input-file each chunk between `// -----` lines is processed on
 // its own (errors keep their line numbers in the whole file); the exit code is
 // 1 if any chunk failed.
@@ -10,6 +12,7 @@
 #include <iterator>
 #include <sstream>
 
+#include <duet/backends/target.h>
 #include <duet/graph/parser.h>
 #include <duet/graph/printer.h>
 #include <duet/graph/verifier.h>
@@ -22,7 +25,8 @@ namespace {
 int usage(const char* msg) {
   std::cerr << "duet-opt: " << msg << "\n"
             << "usage: duet-opt [FILE|-] [-p PASS,PASS...] [--print-after-all] [--verify-each] [--statistics]"
-               " [--list-passes]\n";
+               " [--split-input-file]\n"
+               "                [--explain-fusion] [--target=cpu|none] [--list-passes]\n";
   return 2;
 }
 
@@ -30,6 +34,7 @@ int usage(const char* msg) {
 
 int main(int argc, char** argv) {
   std::string input = "-", pipeline;
+  const TargetInfo* target = &cpu_target();
   bool print_after_all = false, verify_each = false, statistics = false, split = false, explain = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -44,6 +49,10 @@ int main(int argc, char** argv) {
       verify_each = true;
     } else if (a == "--explain-fusion") {
       explain = true;
+    } else if (a == "--target=cpu") {
+      target = &cpu_target();
+    } else if (a == "--target=none") {
+      target = nullptr;
     } else if (a == "--split-input-file") {
       split = true;
     } else if (a == "--statistics") {
@@ -110,7 +119,7 @@ int main(int argc, char** argv) {
         Graph& g = *module[i];
         verify(g);
         if (pm) {
-          auto runs = pm->run(g);
+          auto runs = pm->run(g, target);
           if (statistics) std::cerr << "// statistics of @" << g.name() << "\n" << passes::format_statistics(runs);
           if (explain)
             for (const auto& r : runs)

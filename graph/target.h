@@ -1,0 +1,28 @@
+// TargetInfo: the facts a pass may need about the machine it optimizes for
+// (DESIGN.md §2.4). Passes ask this interface, never a backend; a backend
+// implements it (backends/target.h) and the tracer or duet-opt hands it to
+// the pass manager. Without a target, passes that need one do nothing.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <duet/graph/types.h>
+
+namespace duet {
+
+class OpDef;
+
+class TargetInfo {
+ public:
+  virtual ~TargetInfo() = default;
+  virtual std::string name() const = 0;
+  // Whether `producer` (matmul, conv2d) of this dtype runs with a fused
+  // epilogue: a bias add of the given shape (rank 0 when none) followed by
+  // `activation` ("none", "relu", "tanh", "sigmoid", "gelu"), where
+  // `out` is the producer's result shape.
+  virtual bool fuses_epilogue(const OpDef& producer, DType dtype, const Shape& out, const Shape* bias,
+                              std::string_view activation) const = 0;
+};
+
+}  // namespace duet
