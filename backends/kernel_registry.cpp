@@ -40,7 +40,12 @@ namespace {
 bool evaluate(const OpDef& op, const std::vector<const DenseData*>& operands, const Attrs& attrs,
               const std::vector<TensorType>& result_types, std::vector<DenseData>* results) {
   KernelFn fn = find_kernel(op.id(), Device::Type::cpu);
-  if (!fn || op.has(kView) || result_types.size() > 2) return false;
+  if (!fn || result_types.size() > 2) return false;
+  if (op.has(kView)) {  // reshape, expand_dims, squeeze: the same bytes under the result's shape
+    if (operands.empty() || result_types.size() != 1 || operands[0]->dtype != result_types[0].dtype) return false;
+    results->assign(1, DenseData{result_types[0].dtype, result_types[0].shape, operands[0]->bytes});
+    return true;
+  }
   std::vector<KernelTensor> in;
   for (const DenseData* d : operands)
     in.push_back(KernelTensor{const_cast<uint8_t*>(d->bytes.data()), d->dtype, &d->shape, nullptr});

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <limits>
 
 #include <fmt/format.h>
@@ -79,6 +80,11 @@ static std::string dense_str(const Dense& d) {
   if (!d.data) return "dense<>";
   const DenseData& v = *d.data;
   int64_t n = v.shape.numel();
+  // A splat (every element the same bits) prints as its one element, as in MLIR.
+  const size_t width = dtype_size(v.dtype);
+  bool splat = n > 1;
+  for (int64_t i = 1; splat && i < n; ++i) splat = std::memcmp(v.bytes.data(), v.bytes.data() + i * width, width) == 0;
+  if (splat) n = 1;
   std::string s = "dense<";
   for (int64_t i = 0; i < n; ++i) {
     if (i) s += ", ";

@@ -361,7 +361,9 @@ class Parser {
       const AttrSpec* spec = nullptr;
       for (const AttrSpec& s : op.attr_specs())
         if (s.name == name) spec = &s;
-      if (!spec) {
+      // Names with a "plan." prefix are discardable annotations a pass adds
+      // (memory-plan), allowed on any op.
+      if (!spec && name.rfind("plan.", 0) != 0) {
         std::string known;
         for (const AttrSpec& s : op.attr_specs()) known += (known.empty() ? "" : ", ") + s.name;
         fail_at(at, fmt::format("op '{}' has no attribute '{}' (it has: {})", op.name(), name,
@@ -385,12 +387,13 @@ class Parser {
     data->dtype = type.tensor.dtype;
     data->shape = type.tensor.shape;
     int64_t n = data->shape.numel();
-    if (static_cast<int64_t>(p.elements.size()) != n)
-      fail_at(p.offset, fmt::format("dense value has {} elements, its type {} needs {}", p.elements.size(),
+    const bool splat = p.elements.size() == 1 && n > 1;  // dense<x>: every element x
+    if (static_cast<int64_t>(p.elements.size()) != n && !splat)
+      fail_at(p.offset, fmt::format("dense value has {} elements, its type {} needs {} (or 1, a splat)", p.elements.size(),
                                     type.str(), n));
     data->bytes.resize(static_cast<size_t>(n) * dtype_size(data->dtype));
     for (int64_t i = 0; i < n; ++i) {
-      const Token& t = p.elements[static_cast<size_t>(i)];
+      const Token& t = p.elements[splat ? 0 : static_cast<size_t>(i)];
       uint8_t* dst = data->bytes.data() + i * dtype_size(data->dtype);
       auto bad = [&] { fail_at(t.offset, fmt::format("'{}' is not a {} element", t.text, dtype_name(data->dtype))); };
       switch (data->dtype) {
@@ -516,6 +519,22 @@ class Parser {
       }
     }
     expect_punct(')');
+    if (is_ident("attributes")) {  // function attributes: free-form names
+      advance();
+      expect_punct('{');
+      std::vector<PendingDense> dense;
+      for (;;) {
+        if (tok_.kind != Tok::ident) fail("expected an attribute name, found " + describe());
+        std::string name = tok_.text;
+        advance();
+        expect_punct('=');
+        g->mutable_attrs().set(name, parse_attr_value(nullptr, name, dense));
+        if (!dense.empty()) fail("a function attribute cannot be a dense value");
+        if (is_punct(',')) { advance(); continue; }
+        break;
+      }
+      expect_punct('}');
+    }
     expect_punct('{');
     parse_body(*g, "return");
     expect_punct('}');

@@ -110,6 +110,16 @@ const std::vector<Rule>& rules() {
        }},
       // broadcast_to(x, x's shape) -> x
       {"broadcast_to", "broadcast_to(x, shape of x) -> x", [](Node& n) { return operand_if(n, 0, true); }},
+      // broadcast_like(x, y) -> broadcast_to(x, shape of y) when that shape is
+      // known at trace time: y is no longer needed, and a constant x folds
+      {"broadcast_like", "broadcast_like(x, y) -> broadcast_to(x, static shape of y)", [](Node& n) -> Value* {
+         const Shape& s = n.result()->type().tensor.shape;
+         if (!s.is_static()) return nullptr;
+         if (n.operand(0)->type() == n.result()->type()) return n.operand(0);
+         Attrs attrs;
+         attrs.set("shape", s.vec());
+         return n.parent()->create(op_def("broadcast_to"), {n.operand(0)}, {n.result()->type()}, attrs, n.loc(), &n)->result();
+       }},
       // cast(x, x's dtype) -> x
       {"cast", "cast(x, dtype of x) -> x", [](Node& n) { return operand_if(n, 0, true); }},
   };
