@@ -27,6 +27,7 @@ class Storage {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
   }
   int32_t use_count() const { return refs_.load(std::memory_order_relaxed); }
+  bool owned() const { return owned_; }  // false for borrowed memory
 
  private:
   Storage() = default;

@@ -59,6 +59,7 @@ struct Plan {
   std::vector<TensorType> types;  // concrete, per slot
   std::vector<Where> where;
   std::vector<size_t> offset;     // arena offset of arena slots
+  std::vector<size_t> buffer_bytes;  // per memory-plan buffer: the largest value it holds at these shapes
   size_t arena_bytes = 0;
 };
 
@@ -80,6 +81,9 @@ struct Program::Impl {
   std::vector<bool> writeback;          // per result: a variable's final value
   std::vector<bool> returned;           // per slot
   std::vector<int> view_source;         // per slot: the slot a view reads, else -1
+  std::vector<int> buffer_id;           // per slot: its memory-plan buffer, else -1
+  int num_buffers = 0;
+  std::vector<std::pair<int, int>> donations;  // (result slot, input index) from plan.donate
   bool dynamic = false;
 
   mutable std::shared_mutex plans_mu;
@@ -91,7 +95,7 @@ struct Program::Impl {
 
   std::unordered_map<const Value*, int> slot;
   int new_slot(const Value* v);
-  void lower_graph(const Graph& g, std::vector<Step>& steps);
+  void lower_graph(const Graph& g, std::vector<Step>& steps, bool top);
   std::shared_ptr<const Plan> plan_for(const std::vector<Buffer>& inputs) const;
   std::shared_ptr<const Plan> make_plan(const std::vector<Buffer>& inputs) const;
   void plan_steps(const std::vector<Step>& steps, Plan& plan) const;
@@ -105,11 +109,12 @@ int Program::Impl::new_slot(const Value* v) {
   slot[v] = num_slots++;
   declared.push_back(v->type());
   view_source.push_back(-1);
+  buffer_id.push_back(-1);
   if (!v->type().is_token && !v->type().tensor.shape.is_static()) dynamic = true;
   return slot[v];
 }
 
-void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps) {
+void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps, bool top) {
   for (const auto& node : g.nodes()) {
     const Node& n = *node;
     const std::string& name = n.name();
@@ -134,7 +139,7 @@ void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps) {
         const Graph& region = *n.region(r);
         std::vector<int>& params = r == 0 ? step.params_a : step.params_b;
         for (int i = 0; i < region.num_params(); ++i) params.push_back(new_slot(region.param(i)));
-        lower_graph(region, r == 0 ? step.a : step.b);
+        lower_graph(region, r == 0 ? step.a : step.b, false);
         std::vector<int>& yields = r == 0 ? step.yields_a : step.yields_b;
         for (const Value* v : region.results()) yields.push_back(slot.at(v));
       }
@@ -147,7 +152,7 @@ void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps) {
         view_source[s] = step.in[i];
         step.params_a.push_back(s);
       }
-      lower_graph(region, step.a);
+      lower_graph(region, step.a, false);
       for (const Value* v : region.results()) step.yields_a.push_back(slot.at(v));
     } else if (name == "print") {
       step.kind = Step::Kind::print;
@@ -162,6 +167,21 @@ void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps) {
     }
     for (int i = 0; i < n.num_results(); ++i) step.out.push_back(new_slot(n.result(i)));
     if (step.view) view_source[step.out[0]] = step.in[0];
+    // The memory plan (passes/memory_plan.cpp) covers the function's own nodes.
+    if (const AttrValue* ids = top ? n.attrs().find("plan.buffers") : nullptr) {
+      const auto& v = std::get<std::vector<int64_t>>(*ids);
+      for (size_t k = 0; k < v.size() && k < step.out.size(); ++k)
+        if (v[k] >= 0 && !step.view) {
+          buffer_id[step.out[k]] = static_cast<int>(v[k]);
+          num_buffers = std::max(num_buffers, static_cast<int>(v[k]) + 1);
+        }
+    }
+    if (const AttrValue* d = top ? n.attrs().find("plan.donate") : nullptr) {
+      const auto& v = std::get<std::vector<int64_t>>(*d);
+      if (v.size() == 2 && v[0] < static_cast<int64_t>(step.out.size()) && v[1] < static_cast<int64_t>(step.in.size()) &&
+          step.in[static_cast<size_t>(v[1])] < num_params)
+        donations.emplace_back(step.out[static_cast<size_t>(v[0])], step.in[static_cast<size_t>(v[1])]);
+    }
     out_steps.push_back(std::move(step));
   }
 }
@@ -173,7 +193,7 @@ std::unique_ptr<Program> Program::lower(const Graph& g) {
     impl->new_slot(g.param(i));
     impl->variable_param.push_back(!g.param(i)->variable().empty());
   }
-  impl->lower_graph(g, impl->steps);
+  impl->lower_graph(g, impl->steps, true);
   impl->returned.assign(impl->num_slots, false);
   for (size_t i = 0; i < g.results().size(); ++i) {
     int s = impl->slot.at(g.results()[i]);
@@ -191,6 +211,10 @@ void Program::Impl::place(int s, Plan& plan) const {
     plan.where[s] = Where::token;
   } else if (returned[s]) {
     plan.where[s] = Where::own;
+  } else if (buffer_id[s] >= 0) {  // laid out once every slot's size is known (make_plan)
+    plan.where[s] = Where::arena;
+    size_t& b = plan.buffer_bytes[static_cast<size_t>(buffer_id[s])];
+    b = std::max(b, bytes_of(plan.types[s]));
   } else {
     plan.where[s] = Where::arena;
     plan.offset[s] = plan.arena_bytes;
@@ -267,7 +291,15 @@ std::shared_ptr<const Plan> Program::Impl::make_plan(const std::vector<Buffer>& 
     plan->types[s] = declared[s].tensor;
     plan->where[s] = Where::constant;
   }
+  plan->buffer_bytes.assign(static_cast<size_t>(num_buffers), 0);
   plan_steps(steps, *plan);
+  std::vector<size_t> buffer_offset(static_cast<size_t>(num_buffers));
+  for (size_t b = 0; b < buffer_offset.size(); ++b) {
+    buffer_offset[b] = plan->arena_bytes;
+    plan->arena_bytes += (plan->buffer_bytes[b] + kAlign - 1) / kAlign * kAlign;
+  }
+  for (int s = 0; s < num_slots; ++s)
+    if (buffer_id[s] >= 0 && plan->where[s] == Where::arena) plan->offset[s] = buffer_offset[static_cast<size_t>(buffer_id[s])];
   return plan;
 }
 
@@ -432,8 +464,18 @@ void Program::run(const std::vector<Buffer>& inputs, std::vector<Buffer>* output
     arena = Storage::allocate(plan->arena_bytes, Device::cpu());
     guard.held.push_back(arena);
   }
+  // A donated variable's buffer receives the variable's next value.
+  std::vector<bool> donated_into(p.num_slots, false);
+  for (const auto& [s, in] : p.donations)
+    if (inputs[in].donated && plan->where[s] == Where::own && plan->types[s] == inputs[in].type) donated_into[s] = true;
   for (int s = 0; s < p.num_slots; ++s) {
-    if (plan->where[s] == Where::arena) {
+    if (donated_into[s]) {
+      int in = 0;
+      for (const auto& [slot, input] : p.donations)
+        if (slot == s) in = input;
+      f.storage[s] = inputs[in].storage;
+      f.data[s] = f.storage[s]->data();
+    } else if (plan->where[s] == Where::arena) {
       f.storage[s] = arena;
       f.data[s] = arena ? static_cast<char*>(arena->data()) + plan->offset[s] : nullptr;
     } else if (plan->where[s] == Where::own) {
@@ -478,5 +520,11 @@ std::string Program::listing() const {
 }
 
 int Program::num_steps() const { return count_steps(impl_->steps); }
+
+bool Program::accepts_donation(int i) const {
+  for (const auto& d : impl_->donations)
+    if (d.second == i) return true;
+  return false;
+}
 
 }  // namespace duet::codegen

@@ -19,6 +19,11 @@ namespace duet::codegen {
 struct Buffer {
   TensorType type;
   Storage* storage = nullptr;
+  // The caller gives this input's buffer up for the call: a variable's
+  // value referenced by nothing else (NOTE [Donated variables]). The program
+  // may then write the variable's next value into it (memory-plan's
+  // plan.donate) and return that same storage.
+  bool donated = false;
 };
 
 class Program {
@@ -32,6 +37,9 @@ class Program {
   // concrete shapes that fit the parameters' types; `outputs` receives one
   // buffer per graph result. Safe to call from many threads at once.
   void run(const std::vector<Buffer>& inputs, std::vector<Buffer>* outputs) const;
+
+  // Whether the plan would write a result into input `i` if it were donated.
+  bool accepts_donation(int i) const;
 
   // The steps, one per line (Stage::lowered).
   std::string listing() const;

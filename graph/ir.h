@@ -158,6 +158,11 @@ class Graph {
   // Whether `v` is visible here: defined in this graph or an enclosing one.
   bool encloses(const Graph* inner) const;
 
+  // Function attributes, free-form (the memory plan's summary): printed as
+  // `attributes {...}` after the result types.
+  const Attrs& attrs() const { return attrs_; }
+  Attrs& mutable_attrs() { return attrs_; }
+
  private:
   friend class Node;
   std::string name_;
@@ -166,6 +171,7 @@ class Graph {
   std::list<std::unique_ptr<Node>> nodes_;
   std::vector<Value*> results_;
   std::vector<std::string> result_variables_;
+  Attrs attrs_;
 };
 
 // Result types of `op` on operands of these types, by the op's infer.

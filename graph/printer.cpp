@@ -124,7 +124,9 @@ std::string print_graph(const Graph& g) {
   out += ") -> (";
   for (size_t i = 0; i < g.results().size(); ++i)
     out += (i ? ", " : "") + g.results()[i]->type().str() + var(g.result_variable(static_cast<int>(i)));
-  out += ") {\n";
+  out += ")";
+  if (!g.attrs().empty()) out += " attributes " + g.attrs().str();
+  out += " {\n";
   print_body(out, g, name, 2, "return");
   out += "}\n";
   return out;

@@ -21,6 +21,7 @@ class TensorImpl {
   void release() {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
   }
+  int32_t use_count() const { return refs_.load(std::memory_order_acquire); }
 
   TensorType type;
   Storage* storage = nullptr;

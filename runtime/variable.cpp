@@ -15,6 +15,7 @@
 #include <duet/runtime/ops.h>
 #include <duet/runtime/tape_hooks.h>
 #include <duet/runtime/tensor_impl.h>
+#include <duet/runtime/variable_lock.h>
 
 namespace duet {
 
@@ -48,6 +49,10 @@ Variable::Variable(const Tensor& initial, std::string name, bool trainable, Loc 
 static VariableState& checked(const std::shared_ptr<VariableState>& s) {
   if (!s) throw Error("Variable: the handle is empty (default-constructed)");
   return *s;
+}
+static VariableState& checked_state(const Variable& v) {
+  if (!v.state()) throw Error("Variable: the handle is empty (default-constructed)");
+  return *v.state();
 }
 
 Tensor Variable::value() const {
@@ -84,6 +89,19 @@ void Variable::assign(const Tensor& t, Loc loc) const {
   std::lock_guard<std::mutex> lock(s.mu);
   s.value = t;
 }
+
+namespace detail {
+
+VariableLock::VariableLock(const Variable& v) : state_(&checked_state(v)) { state_->mu.lock(); }
+VariableLock::~VariableLock() { state_->mu.unlock(); }
+const Tensor& VariableLock::value() const { return state_->value; }
+void VariableLock::set(const Tensor& t) { state_->value = t; }
+bool VariableLock::sole_owner() const {
+  const TensorImpl* impl = state_->value.impl();
+  return impl && impl->storage && impl->use_count() == 1 && impl->storage->use_count() == 1 && impl->storage->owned();
+}
+
+}  // namespace detail
 
 void Variable::assign_add(const Tensor& t, Loc loc) const { assign(add(Operand(value(), loc), Operand(t, loc)), loc); }
 void Variable::assign_sub(const Tensor& t, Loc loc) const { assign(sub(Operand(value(), loc), Operand(t, loc)), loc); }

@@ -19,6 +19,7 @@
 // on this thread is a TraceError (recursion), never a deadlock.
 #include <duet/tracer/function.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -27,6 +28,7 @@
 
 #include <fmt/format.h>
 
+#include <duet/backends/target.h>
 #include <duet/codegen/program.h>
 #include <duet/graph/printer.h>
 #include <duet/graph/verifier.h>
@@ -35,6 +37,7 @@
 #include <duet/runtime/ops.h>
 #include <duet/runtime/tape_hooks.h>
 #include <duet/runtime/tensor_impl.h>
+#include <duet/runtime/variable_lock.h>
 #include <duet/tracer/trace_context.h>
 
 namespace duet {
@@ -440,7 +443,7 @@ std::shared_ptr<const Trace> FunctionCore::trace(std::vector<ArgValue>& args, co
   std::unique_ptr<Graph> g = ctx.take_graph();
   t->traced_ir = print_graph(*g);
   verify(*g);
-  passes::PassManager("default").run(*g);
+  passes::PassManager("default").run(*g, &cpu_target());
   t->optimized_ir = print_graph(*g);
   t->program = codegen::Program::lower(*g);
   return t;
@@ -466,14 +469,33 @@ std::vector<Tensor> run_trace(const Trace& t, std::vector<ArgValue>& args) {
         add(args[i].list[k], [&] { return fmt::format("arg {}[{}]", i, k); });
   }
   // Variables are read when the call starts (NOTE [Variables in the IR]).
-  std::vector<Tensor> var_values;
+  // Those the program would update in place are locked for the call, in
+  // address order, and donated when nothing else references their buffer
+  // (NOTE [Donated variables]).
   std::vector<Variable> vars;
-  var_values.reserve(t.bindings.size());
-  for (const VariableBinding& b : t.bindings) {
-    Variable v = b.arg_index >= 0 ? args[b.arg_index].variable : b.captured;
-    vars.push_back(v);
-    var_values.push_back(v.concrete_value());
-    add(var_values.back(), [&] { return "variable '" + v.name() + "'"; });
+  vars.reserve(t.bindings.size());
+  for (const VariableBinding& b : t.bindings) vars.push_back(b.arg_index >= 0 ? args[b.arg_index].variable : b.captured);
+  const int first_var_input = static_cast<int>(inputs.size());
+  std::vector<size_t> lockable;
+  for (size_t k = 0; k < vars.size(); ++k)
+    if (t.program->accepts_donation(first_var_input + static_cast<int>(k))) lockable.push_back(k);
+  std::sort(lockable.begin(), lockable.end(), [&](size_t x, size_t y) { return vars[x].state() < vars[y].state(); });
+  // Unlocked values are read before any lock is taken, and locks are
+  // released before any other variable is assigned, so no thread ever waits
+  // for a variable while holding one out of order.
+  std::vector<Tensor> var_values(vars.size());
+  for (size_t k = 0; k < vars.size(); ++k)
+    if (!std::count(lockable.begin(), lockable.end(), k)) var_values[k] = vars[k].concrete_value();
+  std::vector<std::unique_ptr<detail::VariableLock>> locks(vars.size());
+  std::vector<bool> donate(vars.size(), false);
+  for (size_t k : lockable) {
+    locks[k] = std::make_unique<detail::VariableLock>(vars[k]);
+    donate[k] = locks[k]->sole_owner();
+    var_values[k] = locks[k]->value();
+  }
+  for (size_t k = 0; k < vars.size(); ++k) {
+    add(var_values[k], [&] { return "variable '" + vars[k].name() + "'"; });
+    inputs.back().donated = donate[k];
   }
   std::vector<codegen::Buffer> outputs;
   t.program->run(inputs, &outputs);
@@ -482,9 +504,13 @@ std::vector<Tensor> run_trace(const Trace& t, std::vector<ArgValue>& args) {
     results.push_back(Tensor(TensorImpl::create_view(b.type, b.storage)));
     b.storage->release();  // create_view took its own reference
   }
-  // Write back the assigned variables, in order, then hand out the user's results.
+  // Write back the assigned variables, in order (the locked ones under their
+  // lock), then hand out the user's results.
   for (size_t k = 0; k < t.writebacks.size(); ++k)
-    vars[t.writebacks[k]].assign(results[t.num_user_results + k]);
+    if (locks[t.writebacks[k]]) locks[t.writebacks[k]]->set(results[t.num_user_results + k]);
+  locks.clear();
+  for (size_t k = 0; k < t.writebacks.size(); ++k)
+    if (!std::count(lockable.begin(), lockable.end(), t.writebacks[k])) vars[t.writebacks[k]].assign(results[t.num_user_results + k]);
   results.resize(t.num_user_results);
   return results;
 }
