@@ -109,24 +109,26 @@ void epilogue(T* c, const Shape& cs, const T* bias, const Shape* bias_shape, one
   });
 }
 
-// fused_matmul(a, b[, bias]) {activation}: f32 through one oneDNN primitive
-// with the bias argument (and tanh/sigmoid as an eltwise post-op); f64 as
-// the product followed by the epilogue loop.
+// fused_matmul(a, b[, bias]) {activation}: the product through oneDNN (f32)
+// or duet's loop (f64), then the epilogue in one pass over the product.
 void fused_matmul_kernel(KernelContext& ctx) {
   const KernelTensor &a = ctx.in(0), &b = ctx.in(1), &c = ctx.out(0);
   const KernelTensor* bias = ctx.num_inputs == 3 ? &ctx.inputs[2] : nullptr;
   onednn::Activation act = activation_of(ctx);
   const bool empty_k = (*a.shape)[-1] == 0;
   if (a.dtype == DType::f32 && !empty_k) {
-    // oneDNN's relu maps NaN to 0 (duet's relu keeps NaN) and its gelu_erf is
-    // off by up to 1e-4 relative in the negative tail: those two run as a
-    // pass of duet's own over the product, still in cache. tanh and sigmoid
-    // agree with duet's to ~1e-6 and keep NaN and infinities: post-ops.
-    const bool own = act == onednn::Activation::relu || act == onednn::Activation::gelu;
-    onednn::matmul_f32(a.ptr<float>(), *a.shape, b.ptr<float>(), *b.shape, c.ptr<float>(), *c.shape,
-                       bias ? bias->ptr<float>() : nullptr, bias ? bias->shape : nullptr,
-                       own ? onednn::Activation::none : act);
-    if (own) epilogue(c.ptr<float>(), *c.shape, static_cast<const float*>(nullptr), nullptr, act);
+    // Measured on this CPU (oneDNN 2.6, brgemm, [128,784] x [784,256]): with
+    // its bias argument the primitive takes 0.16-0.19 ms against 0.11 ms
+    // without, so the bias is added by a pass of duet's own over the product
+    // while it is in cache. Its relu post-op maps NaN to 0 (duet's relu keeps
+    // NaN) and its gelu_erf is off by up to 1e-4 relative near x = -3.5, so
+    // those two run in that pass too. tanh and sigmoid without a bias are
+    // eltwise post-ops (within ~1e-6 of duet's, NaN and infinities kept).
+    const bool post_op = !bias && (act == onednn::Activation::tanh || act == onednn::Activation::sigmoid);
+    onednn::matmul_f32(a.ptr<float>(), *a.shape, b.ptr<float>(), *b.shape, c.ptr<float>(), *c.shape, nullptr, nullptr,
+                       post_op ? act : onednn::Activation::none);
+    if (!post_op && (bias || act != onednn::Activation::none))
+      epilogue(c.ptr<float>(), *c.shape, bias ? bias->ptr<float>() : nullptr, bias ? bias->shape : nullptr, act);
     return;
   }
   matmul_kernel(ctx);
