@@ -22,6 +22,7 @@
 // runs no type inference.
 #include <duet/codegen/program.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -30,7 +31,10 @@
 
 #include <fmt/format.h>
 
+#include <duet/backends/cpu/loops.h>
 #include <duet/backends/format.h>
+#include <duet/codegen/llvm/kernels.h>
+#include <duet/graph/ops/infer_util.h>
 #include <duet/graph/printer.h>
 
 namespace duet::codegen {
@@ -40,7 +44,7 @@ namespace {
 enum class Where : uint8_t { input, constant, own, arena, view, token };
 
 struct Step {
-  enum class Kind : uint8_t { kernel, cond, loop, fusion, print, nop } kind = Kind::kernel;
+  enum class Kind : uint8_t { kernel, cond, loop, fusion, compiled, print, nop } kind = Kind::kernel;
   const OpDef* op = nullptr;
   KernelFn fn = nullptr;
   Attrs attrs;
@@ -53,6 +57,20 @@ struct Step {
   std::vector<Step> a, b;
   std::vector<int> params_a, params_b, yields_a, yields_b;
   int64_t max_iterations = -1;
+  // compiled: the fusion body for the kernel generator, and this step's slot in Plan::runs.
+  std::shared_ptr<const jit::BodySpec> body;
+  int run_index = -1;
+};
+
+// How a compiled fusion walks its iteration space for one tuple of input
+// shapes: dims merged where every input is contiguous across them, each
+// input's stride per dim (0 where it is broadcast), and the kernel, chosen
+// by which inputs repeat one element along the innermost dim.
+struct CompiledRun {
+  std::vector<int64_t> dims;
+  std::vector<std::vector<int64_t>> strides;  // per input
+  int64_t numel = 0;
+  jit::RunFn fn = nullptr;
 };
 
 struct Plan {
@@ -60,10 +78,54 @@ struct Plan {
   std::vector<Where> where;
   std::vector<size_t> offset;     // arena offset of arena slots
   std::vector<size_t> buffer_bytes;  // per memory-plan buffer: the largest value it holds at these shapes
+  std::vector<CompiledRun> runs;     // per compiled fusion step
   size_t arena_bytes = 0;
 };
 
 constexpr size_t kAlign = 64;
+
+// DUET_JIT=0 runs fusions by stepping through their bodies (for comparison and debugging).
+bool jit_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("DUET_JIT");
+    return !(v && std::string(v) == "0");
+  }();
+  return on;
+}
+
+// Calls body(position, input offsets, count) for each contiguous run of
+// [begin, end) in the iteration space (the compiled-fusion twin of
+// cpu::for_each_run, for any number of inputs).
+template <class Body>
+void walk_runs(const CompiledRun& run, int64_t begin, int64_t end, int64_t* idx, int64_t* off, Body&& body) {
+  const int r = static_cast<int>(run.dims.size());
+  const size_t n_in = run.strides.size();
+  int64_t rem = begin;
+  for (int d = r - 1; d >= 0; --d) {
+    idx[d] = rem % run.dims[static_cast<size_t>(d)];
+    rem /= run.dims[static_cast<size_t>(d)];
+  }
+  for (size_t k = 0; k < n_in; ++k) {
+    off[k] = 0;
+    for (int d = 0; d < r; ++d) off[k] += idx[d] * run.strides[k][static_cast<size_t>(d)];
+  }
+  int64_t pos = begin;
+  const int64_t inner = run.dims.back();
+  while (pos < end) {
+    int64_t count = std::min(inner - idx[r - 1], end - pos);
+    body(pos, off, count);
+    pos += count;
+    for (size_t k = 0; k < n_in; ++k) off[k] += count * run.strides[k].back();
+    idx[r - 1] += count;
+    for (int d = r - 1; d > 0 && idx[d] == run.dims[static_cast<size_t>(d)]; --d) {
+      for (size_t k = 0; k < n_in; ++k)
+        off[k] -= run.dims[static_cast<size_t>(d)] * run.strides[k][static_cast<size_t>(d)] -
+                  run.strides[k][static_cast<size_t>(d - 1)];
+      idx[d] = 0;
+      ++idx[d - 1];
+    }
+  }
+}
 
 size_t bytes_of(const TensorType& t) { return static_cast<size_t>(t.shape.numel()) * dtype_size(t.dtype); }
 
@@ -85,6 +147,7 @@ struct Program::Impl {
   int num_buffers = 0;
   std::vector<std::pair<int, int>> donations;  // (result slot, input index) from plan.donate
   bool dynamic = false;
+  int num_runs = 0;
 
   mutable std::shared_mutex plans_mu;
   mutable std::map<std::vector<int64_t>, std::shared_ptr<const Plan>> plans;
@@ -100,6 +163,7 @@ struct Program::Impl {
   std::shared_ptr<const Plan> make_plan(const std::vector<Buffer>& inputs) const;
   void plan_steps(const std::vector<Step>& steps, Plan& plan) const;
   void place(int s, Plan& plan) const;
+  CompiledRun compile_run(const Step& step, const Plan& plan, const Shape& space) const;
 };
 
 Program::Program(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -143,8 +207,13 @@ void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps, bo
         std::vector<int>& yields = r == 0 ? step.yields_a : step.yields_b;
         for (const Value* v : region.results()) yields.push_back(slot.at(v));
       }
+    } else if (name == "fusion" && jit_enabled() && jit::unsupported(*n.region(0)).empty()) {
+      // One compiled kernel call per contiguous run (codegen/llvm).
+      step.kind = Step::Kind::compiled;
+      step.body = std::make_shared<const jit::BodySpec>(jit::describe(*n.region(0)));
+      step.run_index = num_runs++;
     } else if (name == "fusion") {
-      // Until code generation: the body's steps, its parameters aliasing the operands.
+      // Not compilable (a reduction inside, say): the body's steps, its parameters aliasing the operands.
       step.kind = Step::Kind::fusion;
       const Graph& region = *n.region(0);
       for (int i = 0; i < region.num_params(); ++i) {
@@ -270,12 +339,70 @@ void Program::Impl::plan_steps(const std::vector<Step>& steps, Plan& plan) const
         }
         break;
       }
+      case Step::Kind::compiled: {
+        // The results span the broadcast of the inputs (every input reaches a result).
+        Shape space;
+        for (int s : step.in) {
+          Shape joined;
+          if (!broadcast_shapes(space, plan.types[s].shape, &joined))
+            throw ShapeError(format_error("fusion", "inputs do not broadcast: " + step.text, step.loc));
+          space = joined;
+        }
+        for (int s : step.out) {
+          plan.types[s] = TensorType{declared[s].tensor.dtype, space};
+          place(s, plan);
+        }
+        plan.runs[static_cast<size_t>(step.run_index)] = compile_run(step, plan, space);
+        break;
+      }
       case Step::Kind::print:
       case Step::Kind::nop:
         for (int s : step.out) plan.where[s] = Where::token;
         break;
     }
   }
+}
+
+// The walk over `space` for these input shapes, and its kernel.
+CompiledRun Program::Impl::compile_run(const Step& step, const Plan& plan, const Shape& space) const {
+  CompiledRun run;
+  const size_t n_in = step.in.size();
+  const int rank = space.rank();
+  std::vector<std::vector<int64_t>> st(n_in, std::vector<int64_t>(static_cast<size_t>(rank)));
+  for (size_t k = 0; k < n_in; ++k) {
+    const Shape& s = plan.types[step.in[k]].shape;
+    int64_t stride = 1;
+    for (int d = rank - 1; d >= 0; --d) {
+      int sd = d - (rank - s.rank());
+      int64_t dim = sd >= 0 ? s.dim(sd) : 1;
+      st[k][static_cast<size_t>(d)] = dim == 1 ? 0 : stride;
+      stride *= dim;
+    }
+  }
+  run.strides.assign(n_in, {});
+  for (int d = 0; d < rank; ++d) {  // drop size-1 dims; merge a dim into the previous where every input allows
+    int64_t n = space.dim(d);
+    if (n == 1) continue;
+    bool merge = !run.dims.empty();
+    for (size_t k = 0; merge && k < n_in; ++k)
+      merge = run.strides[k].back() == st[k][static_cast<size_t>(d)] * n;
+    if (merge) {
+      run.dims.back() *= n;
+      for (size_t k = 0; k < n_in; ++k) run.strides[k].back() = st[k][static_cast<size_t>(d)];
+      continue;
+    }
+    run.dims.push_back(n);
+    for (size_t k = 0; k < n_in; ++k) run.strides[k].push_back(st[k][static_cast<size_t>(d)]);
+  }
+  if (run.dims.empty()) {
+    run.dims.push_back(1);
+    for (auto& v : run.strides) v.push_back(0);
+  }
+  run.numel = space.numel();
+  std::vector<bool> scalar(n_in);
+  for (size_t k = 0; k < n_in; ++k) scalar[k] = run.strides[k].back() == 0;
+  run.fn = jit::kernel_for(*step.body, scalar).fn;
+  return run;
 }
 
 std::shared_ptr<const Plan> Program::Impl::make_plan(const std::vector<Buffer>& inputs) const {
@@ -292,6 +419,7 @@ std::shared_ptr<const Plan> Program::Impl::make_plan(const std::vector<Buffer>& 
     plan->where[s] = Where::constant;
   }
   plan->buffer_bytes.assign(static_cast<size_t>(num_buffers), 0);
+  plan->runs.resize(static_cast<size_t>(num_runs));
   plan_steps(steps, *plan);
   std::vector<size_t> buffer_offset(static_cast<size_t>(num_buffers));
   for (size_t b = 0; b < buffer_offset.size(); ++b) {
@@ -400,6 +528,29 @@ void run_steps(const std::vector<Step>& steps, Frame& f) {
         for (size_t k = 0; k < step.out.size(); ++k) copy_slot(f, step.yields_a[k], step.out[k]);
         break;
       }
+      case Step::Kind::compiled: {
+        const CompiledRun& run = plan.runs[static_cast<size_t>(step.run_index)];
+        if (run.numel == 0) break;
+        const size_t n_in = step.in.size(), n_all = n_in + step.out.size();
+        std::vector<char*> base(n_all);
+        std::vector<int64_t> width(n_all);
+        for (size_t k = 0; k < n_all; ++k) {
+          int s = k < n_in ? step.in[k] : step.out[k - n_in];
+          base[k] = static_cast<char*>(f.data[s]);
+          width[k] = static_cast<int64_t>(dtype_size(plan.types[s].dtype));
+        }
+        const int64_t cost = static_cast<int64_t>(step.body->ops.size()) + 1;  // work per element, roughly
+        cpu::parallel_for(run.numel, std::max<int64_t>(1024, cpu::kParallelGrain / cost), [&](int64_t lo, int64_t hi) {
+          std::vector<char*> ptrs(n_all);
+          std::vector<int64_t> idx(run.dims.size()), off(n_in);
+          walk_runs(run, lo, hi, idx.data(), off.data(), [&](int64_t pos, const int64_t* o, int64_t count) {
+            for (size_t k = 0; k < n_in; ++k) ptrs[k] = base[k] + o[k] * width[k];
+            for (size_t k = n_in; k < n_all; ++k) ptrs[k] = base[k] + pos * width[k];
+            run.fn(ptrs.data(), count);
+          });
+        });
+        break;
+      }
       case Step::Kind::print: {
         std::vector<std::string> values;
         for (int s : step.in)
@@ -423,11 +574,30 @@ void list_steps(const std::vector<Step>& steps, int depth, int& counter, std::st
                        : st.kind == Step::Kind::cond ? "cond"
                        : st.kind == Step::Kind::loop ? "while"
                        : st.kind == Step::Kind::fusion ? "fusion (stepped through)"
+                       : st.kind == Step::Kind::compiled ? "fusion (compiled kernel)"
                        : st.kind == Step::Kind::print ? "host print"
                                                       : "no-op";
     std::string line = st.text.substr(0, st.text.find('\n'));
     s += fmt::format("{}step {}: {} {}  // {}\n", pad, counter++, kind, st.op ? st.op->name() : "", line);
     if (st.kind == Step::Kind::fusion) list_steps(st.a, depth + 1, counter, s);
+    if (st.kind == Step::Kind::compiled) {
+      // The body the kernel computes per element, then the kernel itself for
+      // contiguous inputs (broadcast inputs get a variant that reads one element).
+      const jit::BodySpec& b = *st.body;
+      const size_t np = b.params.size();
+      std::string body;
+      for (size_t k = 0; k < b.ops.size(); ++k) {
+        body += fmt::format("{}    %{} = {}(", pad, np + k, b.ops[k].name);
+        for (size_t i = 0; i < b.ops[k].in.size(); ++i) body += fmt::format("{}%{}", i ? ", " : "", b.ops[k].in[i]);
+        body += fmt::format(") : {}\n", dtype_name(b.ops[k].result));
+      }
+      s += fmt::format("{}  body (%0..%{} are the inputs):\n{}{}    yield", pad, np - 1, body, pad);
+      for (int y : b.yields) s += fmt::format(" %{}", y);
+      std::vector<bool> contiguous(np, false);
+      s += fmt::format("\n{}  kernel, LLVM IR after O3:\n", pad) + jit::kernel_llvm_ir(b, contiguous);
+      s += fmt::format("{}  kernel, {} assembly:\n", pad, jit::host_description().substr(0, jit::host_description().find(' '))) +
+           jit::kernel_asm(b, contiguous);
+    }
     if (st.kind == Step::Kind::cond || st.kind == Step::Kind::loop) {
       s += pad + (st.kind == Step::Kind::cond ? "then:\n" : "condition:\n");
       list_steps(st.a, depth + 1, counter, s);

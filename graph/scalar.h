@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <type_traits>
 
@@ -99,12 +101,91 @@ template <class T> inline T abs(T a) {
   else return std::fabs(a);
 }
 template <class T> inline T square(T a) { return mul(a, a); }
-template <class T> inline T exp(T a) { return std::exp(a); }
-template <class T> inline T log(T a) { return std::log(a); }
+// f32 exp, log and tanh are duet's own polynomials (NOTE [f32 transcendentals]),
+// step for step the IR that codegen/llvm/math.cpp emits.
+namespace poly {
+inline float horner(float x, std::initializer_list<float> k) {
+  float acc = 0;
+  bool first = true;
+  for (float v : k) {
+    acc = first ? v : acc * x + v;
+    first = false;
+  }
+  return acc;
+}
+inline float pow2i(int32_t k) {
+  uint32_t bits = static_cast<uint32_t>(k + 127) << 23;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+inline float exp(float x0) {
+  float x = x0 < -104.0f ? -104.0f : x0;
+  x = x > 89.0f ? 89.0f : x;
+  if (x0 != x0) return x0;
+  float fx = std::floor(x * float(1.44269504088896341) + 0.5f);
+  float r = x - fx * 0.693359375f;
+  r = r - fx * float(-2.12194440e-4);
+  float z = r * r;
+  float p = horner(r, {float(1.9875691500E-4), float(1.3981999507E-3), float(8.3334519073E-3), float(4.1665795894E-2),
+                       float(1.6666665459E-1), float(5.0000001201E-1)});
+  float y = (p * z + r) + 1.0f;
+  int32_t n = static_cast<int32_t>(fx);
+  int32_t n1 = n >> 1, n2 = n - n1;
+  return y * pow2i(n1) * pow2i(n2);
+}
+inline float log(float x0) {
+  const bool tiny = x0 < 1.17549435e-38f;
+  float x = tiny ? x0 * 8388608.0f : x0;
+  uint32_t bits;
+  std::memcpy(&bits, &x, 4);
+  int32_t e = static_cast<int32_t>(bits >> 23) - 126 + (tiny ? -23 : 0);
+  uint32_t mbits = (bits & 0x807fffffu) | 0x3f000000u;
+  float m;
+  std::memcpy(&m, &mbits, 4);
+  const bool small = m < float(0.707106781186547524);
+  float ef = static_cast<float>(e - (small ? 1 : 0));
+  float f = (small ? m + m : m) - 1.0f;
+  float z = f * f;
+  float y = horner(f, {float(7.0376836292E-2), float(-1.1514610310E-1), float(1.1676998740E-1), float(-1.2420140846E-1),
+                       float(1.4249322787E-1), float(-1.6668057665E-1), float(2.0000714765E-1),
+                       float(-2.4999993993E-1), float(3.3333331174E-1)});
+  y = (y * f) * z;
+  y = y + ef * float(-2.12194440e-4);
+  y = y - z * 0.5f;
+  float r = (f + y) + ef * 0.693359375f;
+  if (x0 == 0.0f) r = -std::numeric_limits<float>::infinity();
+  if (x0 < 0.0f) r = std::numeric_limits<float>::quiet_NaN();
+  if (x0 == std::numeric_limits<float>::infinity()) r = x0;
+  return x0 != x0 ? x0 : r;
+}
+inline float tanh(float x) {
+  float z = std::fabs(x);
+  float s = exp(z + z);
+  float big = std::copysign(1.0f - 2.0f / (s + 1.0f), x);
+  float x2 = x * x;
+  float p = horner(x2, {float(-5.70498872745E-3), float(2.06390887954E-2), float(-5.37397155531E-2),
+                        float(1.33314422036E-1), float(-3.33332819422E-1)});
+  float small = (p * x2) * x + x;
+  return z > 0.625f ? big : small;
+}
+}  // namespace poly
+
+template <class T> inline T exp(T a) {
+  if constexpr (std::is_same_v<T, float>) return poly::exp(a);
+  else return std::exp(a);
+}
+template <class T> inline T log(T a) {
+  if constexpr (std::is_same_v<T, float>) return poly::log(a);
+  else return std::log(a);
+}
 template <class T> inline T sqrt(T a) { return std::sqrt(a); }
 template <class T> inline T rsqrt(T a) { return T(1) / std::sqrt(a); }
-template <class T> inline T tanh(T a) { return std::tanh(a); }
-template <class T> inline T sigmoid(T a) { return T(1) / (T(1) + std::exp(-a)); }
+template <class T> inline T tanh(T a) {
+  if constexpr (std::is_same_v<T, float>) return poly::tanh(a);
+  else return std::tanh(a);
+}
+template <class T> inline T sigmoid(T a) { return T(1) / (T(1) + exp(-a)); }
 template <class T> inline T relu(T a) { return a < T(0) ? T(0) : a; }  // relu(NaN) = NaN
 // The exact (erf) form, as PyTorch's default.
 template <class T> inline T gelu(T a) { return T(0.5) * a * (T(1) + std::erf(a * T(0.70710678118654752440))); }

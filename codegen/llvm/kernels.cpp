@@ -1,0 +1,529 @@
+// Fusion kernels through LLVM: IR generation from the ops' scalar semantics
+// (graph/scalar.h, mirrored op by op), the O3 pipeline for the host, ORC
+// LLJIT, and the kernel cache.
+//
+// NOTE [Kernel cache]
+// A kernel is keyed by its body's ops and dtypes (never its shapes), which
+// inputs are scalars along the run, and the CPU (triple, name, features).
+// In memory: key -> entry point, for the process's life (the JIT keeps the
+// code). On disk: $DUET_CACHE_DIR (default ~/.cache/duet) holds one object
+// file per kernel, named by a hash of the key, behind a header holding the
+// whole key, the object's size and a checksum; a file whose header does not
+// match (truncated, corrupt, another key with the same hash) is ignored and
+// rewritten. Files are written to a unique temporary name and renamed, so
+// two processes writing the same kernel at once each leave a whole file.
+#include <duet/codegen/llvm/kernels.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
+#include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/IR/MDBuilder.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/MC/TargetRegistry.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/MemoryBuffer.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Target/TargetMachine.h>
+#include <llvm/TargetParser/Host.h>
+
+#include <duet/codegen/llvm/math.h>
+#include <duet/graph/error.h>
+
+namespace duet::codegen::jit {
+namespace {
+
+// ---- what can be compiled ------------------------------------------------------
+
+bool known_scalar(const Node& n) {
+  ScalarOp s = n.op().scalar_op();
+  if (s == ScalarOp::none) return false;
+  DType t = n.operand(0)->type().tensor.dtype;
+  if (s == ScalarOp::pow && !is_floating(t)) return false;  // integer pow: a loop, left to the eager kernel
+  return true;
+}
+
+// ---- IR generation -------------------------------------------------------------
+
+llvm::Type* memory_type(llvm::LLVMContext& ctx, DType t) {
+  switch (t) {
+    case DType::b8: return llvm::Type::getInt8Ty(ctx);
+    case DType::i32: return llvm::Type::getInt32Ty(ctx);
+    case DType::i64: return llvm::Type::getInt64Ty(ctx);
+    case DType::f32: return llvm::Type::getFloatTy(ctx);
+    case DType::f64: return llvm::Type::getDoubleTy(ctx);
+  }
+  return nullptr;
+}
+
+class Emitter {
+ public:
+  Emitter(llvm::Module& m, llvm::IRBuilder<>& b) : m_(m), b_(b) {}
+
+  // b8 lives as i1 in registers, i8 in memory.
+  llvm::Value* load(llvm::Value* ptr, DType t, llvm::MDNode* group) {
+    auto* v = b_.CreateLoad(memory_type(m_.getContext(), t), ptr);
+    if (group) v->setMetadata(llvm::LLVMContext::MD_access_group, group);
+    return t == DType::b8 ? b_.CreateICmpNE(v, b_.getInt8(0)) : static_cast<llvm::Value*>(v);
+  }
+  void store(llvm::Value* v, llvm::Value* ptr, DType t, llvm::MDNode* group) {
+    if (t == DType::b8) v = b_.CreateZExt(v, b_.getInt8Ty());
+    auto* s = b_.CreateStore(v, ptr);
+    s->setMetadata(llvm::LLVMContext::MD_access_group, group);
+  }
+
+  llvm::Value* op(const BodySpec::Op& n, const std::vector<llvm::Value*>& in) {
+    const DType t = n.operand;
+    const bool fp = is_floating(t);
+    llvm::Value* a = in[0];
+    llvm::Value* x = in.size() > 1 ? in[1] : nullptr;
+    switch (n.scalar) {
+      case ScalarOp::neg: return fp ? b_.CreateFSub(zero(t), a) : b_.CreateSub(zero(t), a);  // 0 - a, as scalar.h
+      case ScalarOp::abs: return fp ? b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, a)
+                                    : b_.CreateSelect(b_.CreateICmpSLT(a, zero(t)), b_.CreateSub(zero(t), a), a);
+      case ScalarOp::square: return fp ? b_.CreateFMul(a, a) : b_.CreateMul(a, a);
+      case ScalarOp::exp: return t == DType::f32 ? emit_exp_f32(b_, a) : libm("exp", a);
+      case ScalarOp::log: return t == DType::f32 ? emit_log_f32(b_, a) : libm("log", a);
+      case ScalarOp::sqrt: return b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a);
+      case ScalarOp::rsqrt: return b_.CreateFDiv(one(t), b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a));
+      case ScalarOp::tanh: return t == DType::f32 ? emit_tanh_f32(b_, a) : libm("tanh", a);
+      case ScalarOp::sigmoid: {
+        llvm::Value* na = b_.CreateFNeg(a);
+        llvm::Value* e = t == DType::f32 ? emit_exp_f32(b_, na) : libm("exp", na);
+        return b_.CreateFDiv(one(t), b_.CreateFAdd(one(t), e));
+      }
+      case ScalarOp::relu:  // a < 0 ? 0 : a (NaN stays)
+        return b_.CreateSelect(fp ? b_.CreateFCmpOLT(a, zero(t)) : b_.CreateICmpSLT(a, zero(t)), zero(t), a);
+      case ScalarOp::gelu: {
+        llvm::Value* k = llvm::ConstantFP::get(a->getType(), 0.70710678118654752440);
+        llvm::Value* half = llvm::ConstantFP::get(a->getType(), 0.5);
+        llvm::Value* e = libm(t == DType::f32 ? "erff" : "erf", b_.CreateFMul(a, k), true);
+        return b_.CreateFMul(b_.CreateFMul(half, a), b_.CreateFAdd(one(t), e));
+      }
+      case ScalarOp::erf: return libm(t == DType::f32 ? "erff" : "erf", a, true);
+      case ScalarOp::logical_not: return b_.CreateNot(a);
+      case ScalarOp::add: return fp ? b_.CreateFAdd(a, x) : b_.CreateAdd(a, x);
+      case ScalarOp::sub: return fp ? b_.CreateFSub(a, x) : b_.CreateSub(a, x);
+      case ScalarOp::mul: return fp ? b_.CreateFMul(a, x) : b_.CreateMul(a, x);
+      case ScalarOp::div: {
+        if (fp) return b_.CreateFDiv(a, x);
+        // x / 0 == 0, MIN / -1 == MIN (0 - a, wrapping): divide by a safe 1 there.
+        llvm::Value* is0 = b_.CreateICmpEQ(x, zero(t));
+        llvm::Value* ism1 = b_.CreateICmpEQ(x, llvm::ConstantInt::getSigned(a->getType(), -1));
+        llvm::Value* q = b_.CreateSDiv(a, b_.CreateSelect(b_.CreateOr(is0, ism1), one(t), x));
+        return b_.CreateSelect(is0, zero(t), b_.CreateSelect(ism1, b_.CreateSub(zero(t), a), q));
+      }
+      case ScalarOp::mod: {
+        if (fp) return b_.CreateFRem(a, x);  // fmod: the dividend's sign
+        llvm::Value* bad = b_.CreateOr(b_.CreateICmpEQ(x, zero(t)),
+                                       b_.CreateICmpEQ(x, llvm::ConstantInt::getSigned(a->getType(), -1)));
+        return b_.CreateSelect(bad, zero(t), b_.CreateSRem(a, b_.CreateSelect(bad, one(t), x)));
+      }
+      case ScalarOp::pow: return libm(t == DType::f32 ? "powf" : "pow", a, false, x);
+      case ScalarOp::maximum:
+      case ScalarOp::minimum: {
+        bool max = n.scalar == ScalarOp::maximum;
+        llvm::Value* pick = fp ? (max ? b_.CreateFCmpOGT(a, x) : b_.CreateFCmpOLT(a, x))
+                               : (max ? b_.CreateICmpSGT(a, x) : b_.CreateICmpSLT(a, x));
+        llvm::Value* r = b_.CreateSelect(pick, a, x);
+        if (!fp) return r;
+        // NaN propagates: a's first, then b's.
+        r = b_.CreateSelect(b_.CreateFCmpUNO(x, x), x, r);
+        return b_.CreateSelect(b_.CreateFCmpUNO(a, a), a, r);
+      }
+      case ScalarOp::logical_and: return b_.CreateAnd(a, x);
+      case ScalarOp::logical_or: return b_.CreateOr(a, x);
+      case ScalarOp::less: return cmp(t, a, x, llvm::CmpInst::FCMP_OLT, llvm::CmpInst::ICMP_SLT, llvm::CmpInst::ICMP_ULT);
+      case ScalarOp::less_equal: return cmp(t, a, x, llvm::CmpInst::FCMP_OLE, llvm::CmpInst::ICMP_SLE, llvm::CmpInst::ICMP_ULE);
+      case ScalarOp::greater: return cmp(t, a, x, llvm::CmpInst::FCMP_OGT, llvm::CmpInst::ICMP_SGT, llvm::CmpInst::ICMP_UGT);
+      case ScalarOp::greater_equal: return cmp(t, a, x, llvm::CmpInst::FCMP_OGE, llvm::CmpInst::ICMP_SGE, llvm::CmpInst::ICMP_UGE);
+      case ScalarOp::equal: return cmp(t, a, x, llvm::CmpInst::FCMP_OEQ, llvm::CmpInst::ICMP_EQ, llvm::CmpInst::ICMP_EQ);
+      case ScalarOp::not_equal: return cmp(t, a, x, llvm::CmpInst::FCMP_UNE, llvm::CmpInst::ICMP_NE, llvm::CmpInst::ICMP_NE);
+      case ScalarOp::where: return b_.CreateSelect(in[0], in[1], in[2]);
+      case ScalarOp::cast: return cast(a, n.operand, n.result);
+      case ScalarOp::none:
+      case ScalarOp::count_: break;
+    }
+    throw Error("codegen: no IR for op " + n.name);
+  }
+
+ private:
+  llvm::Value* zero(DType t) { return llvm::Constant::getNullValue(register_type(t)); }
+  llvm::Value* one(DType t) {
+    llvm::Type* ty = register_type(t);
+    return ty->isFloatingPointTy() ? llvm::ConstantFP::get(ty, 1.0) : llvm::ConstantInt::get(ty, 1);
+  }
+  llvm::Type* register_type(DType t) {
+    return t == DType::b8 ? b_.getInt1Ty() : memory_type(m_.getContext(), t);
+  }
+  llvm::Value* cmp(DType t, llvm::Value* a, llvm::Value* x, llvm::CmpInst::Predicate f, llvm::CmpInst::Predicate s,
+                   llvm::CmpInst::Predicate u) {
+    if (is_floating(t)) return b_.CreateFCmp(f, a, x);
+    return b_.CreateICmp(t == DType::b8 ? u : s, a, x);
+  }
+  // A libm function of one (or two) arguments of a's type.
+  llvm::Value* libm(const char* name, llvm::Value* a, bool readnone = true, llvm::Value* x = nullptr) {
+    std::vector<llvm::Type*> params(x ? 2 : 1, a->getType());
+    llvm::FunctionCallee f = m_.getOrInsertFunction(name, llvm::FunctionType::get(a->getType(), params, false));
+    if (auto* fn = llvm::dyn_cast<llvm::Function>(f.getCallee())) {
+      if (readnone) fn->setOnlyAccessesArgMemory();
+      fn->setDoesNotThrow();
+      fn->setWillReturn();
+    }
+    return x ? b_.CreateCall(f, {a, x}) : b_.CreateCall(f, {a});
+  }
+  llvm::Value* cast(llvm::Value* v, DType from, DType to) {
+    llvm::Type* ty = register_type(to);
+    if (from == to) return v;
+    if (to == DType::b8)  // != 0 (NaN counts as true)
+      return is_floating(from) ? b_.CreateFCmpUNE(v, llvm::ConstantFP::get(v->getType(), 0.0))
+                               : b_.CreateICmpNE(v, llvm::Constant::getNullValue(v->getType()));
+    if (from == DType::b8) return is_floating(to) ? b_.CreateUIToFP(v, ty) : b_.CreateZExt(v, ty);
+    if (is_floating(from) && is_floating(to)) return b_.CreateFPCast(v, ty);
+    if (is_floating(from))  // saturating, NaN -> 0
+      return b_.CreateIntrinsic(llvm::Intrinsic::fptosi_sat, {ty, v->getType()}, {v});
+    if (is_floating(to)) return b_.CreateSIToFP(v, ty);
+    return b_.CreateSExtOrTrunc(v, ty);
+  }
+
+  llvm::Module& m_;
+  llvm::IRBuilder<>& b_;
+};
+
+// The key's body part: params' dtypes and scalar flags, each op with its
+// operand ids and dtypes, the yields.
+std::string body_key(const BodySpec& body, const std::vector<bool>& scalar_input) {
+  std::string k;
+  for (size_t i = 0; i < body.params.size(); ++i)
+    k += fmt::format("p{}:{}{};", i, dtype_name(body.params[i]), scalar_input[i] ? "s" : "v");
+  for (const BodySpec::Op& op : body.ops) {
+    k += op.name + "(";
+    for (int v : op.in) k += std::to_string(v) + ",";
+    k += fmt::format("){}->{};", dtype_name(op.operand), dtype_name(op.result));
+  }
+  k += "yield";
+  for (int v : body.yields) k += "," + std::to_string(v);
+  return k;
+}
+
+std::unique_ptr<llvm::Module> generate(llvm::LLVMContext& ctx, const BodySpec& body, const std::vector<bool>& scalar_input,
+                                       const std::string& name) {
+  auto m = std::make_unique<llvm::Module>(name, ctx);
+  llvm::IRBuilder<> b(ctx);
+  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
+  auto* fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, b.getInt64Ty()}, false);
+  auto* fn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m.get());
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  llvm::Value* ptrs = fn->getArg(0);
+  llvm::Value* n = fn->getArg(1);
+  auto* entry = llvm::BasicBlock::Create(ctx, "entry", fn);
+  auto* loop = llvm::BasicBlock::Create(ctx, "loop", fn);
+  auto* exit = llvm::BasicBlock::Create(ctx, "exit", fn);
+  b.SetInsertPoint(entry);
+  Emitter e(*m, b);
+  // Every iteration reads and writes its own index only (an output may be an
+  // input's buffer, at the same index): the accesses are parallel.
+  llvm::MDNode* group = llvm::MDNode::getDistinct(ctx, {});
+  const int np = static_cast<int>(body.params.size());
+  std::vector<llvm::Value*> base;
+  std::vector<llvm::Value*> value(body.params.size() + body.ops.size(), nullptr);
+  for (int i = 0; i < np + static_cast<int>(body.yields.size()); ++i)
+    base.push_back(b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, ptrs, i)));
+  for (int i = 0; i < np; ++i)
+    if (scalar_input[i]) value[i] = e.load(base[i], body.params[i], nullptr);
+  b.CreateCondBr(b.CreateICmpSGT(n, b.getInt64(0)), loop, exit);
+  b.SetInsertPoint(loop);
+  llvm::PHINode* i = b.CreatePHI(b.getInt64Ty(), 2);
+  i->addIncoming(b.getInt64(0), entry);
+  for (int k = 0; k < np; ++k)
+    if (!scalar_input[k]) value[k] = e.load(b.CreateGEP(memory_type(ctx, body.params[k]), base[k], i), body.params[k], group);
+  for (size_t k = 0; k < body.ops.size(); ++k) {
+    std::vector<llvm::Value*> in;
+    for (int v : body.ops[k].in) in.push_back(value[v]);
+    value[np + k] = e.op(body.ops[k], in);
+  }
+  for (size_t r = 0; r < body.yields.size(); ++r) {
+    int v = body.yields[r];
+    DType t = v < np ? body.params[v] : body.ops[v - np].result;
+    e.store(value[v], b.CreateGEP(memory_type(ctx, t), base[np + r], i), t, group);
+  }
+  llvm::Value* next = b.CreateAdd(i, b.getInt64(1));
+  i->addIncoming(next, loop);
+  auto* br = b.CreateCondBr(b.CreateICmpSLT(next, n), loop, exit);
+  llvm::MDNode* parallel = llvm::MDNode::get(ctx, {llvm::MDString::get(ctx, "llvm.loop.parallel_accesses"), group});
+  llvm::MDNode* vectorize = llvm::MDNode::get(
+      ctx, {llvm::MDString::get(ctx, "llvm.loop.vectorize.enable"), llvm::ConstantAsMetadata::get(b.getTrue())});
+  llvm::MDNode* self = llvm::MDNode::getDistinct(ctx, {nullptr, parallel, vectorize});
+  self->replaceOperandWith(0, self);
+  br->setMetadata(llvm::LLVMContext::MD_loop, self);
+  b.SetInsertPoint(exit);
+  b.CreateRetVoid();
+  std::string err;
+  llvm::raw_string_ostream os(err);
+  if (llvm::verifyModule(*m, &os)) throw Error("codegen: the generated kernel does not verify: " + os.str());
+  return m;
+}
+
+// ---- the JIT and the cache ---------------------------------------------------------
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
+  return h;
+}
+
+std::string error_text(llvm::Error e) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << e;
+  return os.str();
+}
+
+class Jit {
+ public:
+  static Jit& get() {
+    static Jit* j = new Jit();  // never destroyed: kernels live for the process
+    return *j;
+  }
+
+  Kernel kernel(const BodySpec& body, const std::vector<bool>& scalar_input) {
+    std::string key = host_ + "|" + body_key(body, scalar_input);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = loaded_.find(key);
+    if (it != loaded_.end()) {
+      ++stats_.memory_hits;
+      return Kernel{key, it->second};
+    }
+    const std::string name = fmt::format("duet_kernel_{:016x}", fnv1a(key));
+    std::string object;
+    if (!read_cache(key, name, &object)) {
+      object = compile(body, scalar_input, name, nullptr, nullptr);
+      ++stats_.compiled;
+      write_cache(key, name, object);
+    } else {
+      ++stats_.disk_hits;
+    }
+    if (auto err = jit_->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(object, name)))
+      throw Error("codegen: loading kernel " + name + " failed: " + error_text(std::move(err)));
+    auto sym = jit_->lookup(name);
+    if (!sym) throw Error("codegen: kernel " + name + " not found: " + error_text(sym.takeError()));
+    RunFn fn = sym->toPtr<RunFn>();
+    loaded_[key] = fn;
+    return Kernel{key, fn};
+  }
+
+  std::string text(const BodySpec& body, const std::vector<bool>& scalar_input, bool assembly) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string ir, as;
+    compile(body, scalar_input, "kernel", &ir, assembly ? &as : nullptr);
+    return assembly ? as : ir;
+  }
+
+  Stats stats() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stats_;
+  }
+  const std::string& host() const { return host_; }
+
+ private:
+  Jit() {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
+    if (!jtmb) throw Error("codegen: cannot describe the host CPU: " + error_text(jtmb.takeError()));
+    // LLVM 16 may call a new CPU "generic": name its features, so it vectorizes with all of them.
+    llvm::StringMap<bool> features;
+    llvm::sys::getHostCPUFeatures(features);
+    llvm::SubtargetFeatures f;
+    std::string feature_list;
+    for (const auto& kv : features) {
+      f.AddFeature(kv.getKey(), kv.getValue());
+      if (kv.getValue()) feature_list += "+" + kv.getKey().str() + ",";
+    }
+    jtmb->setCPU(llvm::sys::getHostCPUName().str());
+    jtmb->getFeatures() = f;
+    jtmb->setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
+    host_ = jtmb->getTargetTriple().str() + " " + jtmb->getCPU() + " " + feature_list;
+    auto tm = jtmb->createTargetMachine();
+    if (!tm) throw Error("codegen: no target machine: " + error_text(tm.takeError()));
+    tm_ = std::move(*tm);
+    auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(*jtmb).create();
+    if (!jit) throw Error("codegen: cannot start the JIT: " + error_text(jit.takeError()));
+    jit_ = std::move(*jit);
+    // Kernels call libm (erff, powf, and f64 transcendentals): resolve in the process.
+    auto gen = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+        jit_->getDataLayout().getGlobalPrefix());
+    if (!gen) throw Error("codegen: " + error_text(gen.takeError()));
+    jit_->getMainJITDylib().addGenerator(std::move(*gen));
+    const char* dir = std::getenv("DUET_CACHE_DIR");
+    const char* home = std::getenv("HOME");
+    if (dir && *dir) cache_dir_ = dir;
+    else if (home && *home) cache_dir_ = std::string(home) + "/.cache/duet";
+  }
+
+  // IR -> O3 -> object code; optionally the optimized IR and the assembly.
+  std::string compile(const BodySpec& body, const std::vector<bool>& scalar_input, const std::string& name,
+                      std::string* ir_out, std::string* asm_out) {
+    llvm::LLVMContext ctx;
+    std::unique_ptr<llvm::Module> m = generate(ctx, body, scalar_input, name);
+    m->setDataLayout(tm_->createDataLayout());
+    m->setTargetTriple(tm_->getTargetTriple().str());
+    for (llvm::Function& fn : *m)
+      if (!fn.isDeclaration()) {
+        fn.addFnAttr("target-cpu", tm_->getTargetCPU());
+        fn.addFnAttr("target-features", tm_->getTargetFeatureString());
+      }
+    {
+      llvm::LoopAnalysisManager lam;
+      llvm::FunctionAnalysisManager fam;
+      llvm::CGSCCAnalysisManager cgam;
+      llvm::ModuleAnalysisManager mam;
+      llvm::PassBuilder pb(tm_.get());
+      pb.registerModuleAnalyses(mam);
+      pb.registerCGSCCAnalyses(cgam);
+      pb.registerFunctionAnalyses(fam);
+      pb.registerLoopAnalyses(lam);
+      pb.crossRegisterProxies(lam, fam, cgam, mam);
+      pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(*m, mam);
+    }
+    if (ir_out) {
+      llvm::raw_string_ostream os(*ir_out);
+      m->print(os, nullptr);
+    }
+    auto emit = [&](llvm::CodeGenFileType type) {
+      llvm::SmallVector<char, 0> buf;
+      llvm::raw_svector_ostream os(buf);
+      llvm::legacy::PassManager pm;
+      if (tm_->addPassesToEmitFile(pm, os, nullptr, type)) throw Error("codegen: the target cannot emit this file type");
+      pm.run(*m);
+      return std::string(buf.begin(), buf.end());
+    };
+    if (asm_out) *asm_out = emit(llvm::CGFT_AssemblyFile);
+    return emit(llvm::CGFT_ObjectFile);
+  }
+
+  // Disk cache (NOTE [Kernel cache]): "DUETK1\n", the key's size and bytes,
+  // the object's size and checksum, then the object.
+  std::string cache_path(const std::string& name) const { return cache_dir_ + "/" + name + ".o"; }
+
+  bool read_cache(const std::string& key, const std::string& name, std::string* object) {
+    if (cache_dir_.empty()) return false;
+    std::ifstream in(cache_path(name), std::ios::binary);
+    if (!in) return false;
+    std::string data((std::istreambuf_iterator<char>(in)), {});
+    const std::string magic = "DUETK1\n";
+    size_t pos = magic.size();
+    auto take_u64 = [&](uint64_t* v) {
+      if (data.size() < pos + 8) return false;
+      std::memcpy(v, data.data() + pos, 8);
+      pos += 8;
+      return true;
+    };
+    uint64_t key_size = 0, obj_size = 0, sum = 0;
+    bool ok = data.compare(0, magic.size(), magic) == 0 && take_u64(&key_size) && data.size() >= pos + key_size &&
+              data.compare(pos, key_size, key) == 0;
+    if (ok) pos += key_size;
+    ok = ok && take_u64(&obj_size) && take_u64(&sum) && data.size() == pos + obj_size;
+    if (ok) {
+      *object = data.substr(pos);
+      ok = fnv1a(*object) == sum;
+    }
+    if (!ok) ++stats_.disk_rejected;
+    return ok;
+  }
+
+  void write_cache(const std::string& key, const std::string& name, const std::string& object) {
+    if (cache_dir_.empty()) return;
+    std::error_code ec;
+    std::filesystem::create_directories(cache_dir_, ec);
+    std::string data = "DUETK1\n";
+    auto put_u64 = [&](uint64_t v) { data.append(reinterpret_cast<const char*>(&v), 8); };
+    put_u64(key.size());
+    data += key;
+    put_u64(object.size());
+    put_u64(fnv1a(object));
+    data += object;
+    // A unique temporary name, then an atomic rename: readers see a whole file or none.
+    static std::atomic<uint64_t> counter{0};
+    std::string tmp = fmt::format("{}.tmp.{}.{}", cache_path(name), ::getpid(), counter++);
+    {
+      std::ofstream out(tmp, std::ios::binary);
+      if (!out.write(data.data(), static_cast<std::streamsize>(data.size()))) return;  // a full disk: no cache, still correct
+    }
+    std::filesystem::rename(tmp, cache_path(name), ec);
+    if (ec) std::filesystem::remove(tmp, ec);
+  }
+
+  std::mutex mu_;
+  std::unique_ptr<llvm::TargetMachine> tm_;
+  std::unique_ptr<llvm::orc::LLJIT> jit_;
+  std::unordered_map<std::string, RunFn> loaded_;
+  std::string host_;
+  std::string cache_dir_;
+  Stats stats_;
+};
+
+}  // namespace
+
+std::string unsupported(const Graph& body) {
+  if (body.results().empty()) return "no results";
+  const Shape& space = body.results()[0]->type().tensor.shape;
+  for (const Value* r : body.results())
+    if (!(r->type().tensor.shape == space)) return "its results differ in shape";
+  for (const auto& n : body.nodes()) {
+    if (!n->op().has(kElementwise)) return n->name() + " is not elementwise";
+    if (!known_scalar(*n)) return "no scalar code for " + n->name() + " on " + n->operand(0)->type().str();
+  }
+  return "";
+}
+
+BodySpec describe(const Graph& body) {
+  BodySpec spec;
+  std::unordered_map<const Value*, int> id;
+  for (int i = 0; i < body.num_params(); ++i) {
+    id[body.param(i)] = i;
+    spec.params.push_back(body.param(i)->type().tensor.dtype);
+  }
+  for (const auto& n : body.nodes()) {
+    BodySpec::Op op;
+    op.scalar = n->op().scalar_op();
+    op.name = n->name();
+    for (Value* v : n->operands()) op.in.push_back(id.at(v));
+    op.operand = n->operand(op.scalar == ScalarOp::where ? 1 : 0)->type().tensor.dtype;
+    op.result = n->result()->type().tensor.dtype;
+    id[n->result()] = static_cast<int>(spec.params.size() + spec.ops.size());
+    spec.ops.push_back(std::move(op));
+  }
+  for (const Value* v : body.results()) spec.yields.push_back(id.at(v));
+  return spec;
+}
+
+Kernel kernel_for(const BodySpec& body, const std::vector<bool>& scalar_input) {
+  return Jit::get().kernel(body, scalar_input);
+}
+std::string kernel_llvm_ir(const BodySpec& body, const std::vector<bool>& scalar_input) {
+  return Jit::get().text(body, scalar_input, false);
+}
+std::string kernel_asm(const BodySpec& body, const std::vector<bool>& scalar_input) {
+  return Jit::get().text(body, scalar_input, true);
+}
+Stats stats() { return Jit::get().stats(); }
+std::string host_description() { return Jit::get().host(); }
+
+}  // namespace duet::codegen::jit

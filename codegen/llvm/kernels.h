@@ -1,0 +1,75 @@
+// Compiled elementwise kernels for fusion nodes (DESIGN.md §2.5): LLVM IR
+// for the loop over one contiguous run of a fusion's iteration space, the
+// O3 pipeline for the host CPU, ORC LLJIT, and a kernel cache in memory and
+// on disk. No LLVM type appears here: the rest of duet sees function
+// pointers and text.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <duet/graph/ir.h>
+
+namespace duet::codegen::jit {
+
+// One run: `ptrs` holds a pointer per body parameter (at the run's first
+// element, or at the one element a broadcast input repeats) and then one per
+// body result (contiguous); `n` elements are computed.
+using RunFn = void (*)(char* const* ptrs, int64_t n);
+
+// Why a fusion body cannot be compiled ("" when it can): every node must be
+// an elementwise op with scalar semantics the generator knows, and every
+// result must have the fusion's iteration shape (no trailing reduction, no
+// smaller export).
+std::string unsupported(const Graph& body);
+
+// A fusion body as the generator needs it, independent of the Graph (which
+// may be gone by the time a new input shape asks for a kernel): value ids
+// are the parameters first, then one per op.
+struct BodySpec {
+  struct Op {
+    ScalarOp scalar = ScalarOp::none;
+    std::string name;
+    std::vector<int> in;
+    DType operand = DType::f32;  // the dtype the op computes in (where: its value operands')
+    DType result = DType::f32;
+  };
+  std::vector<DType> params;
+  std::vector<Op> ops;
+  std::vector<int> yields;
+};
+// Requires unsupported(body) == "".
+BodySpec describe(const Graph& body);
+
+// A kernel: its cache key (the body's ops and dtypes, independent of shapes,
+// so one kernel serves every batch size, plus which inputs are scalars and
+// the CPU) and the compiled entry point.
+struct Kernel {
+  std::string key;
+  RunFn fn = nullptr;
+};
+
+// The kernel for `body` with `scalar_input[i]` telling whether parameter i is
+// read as one repeated element along the run. Found in memory, else on disk
+// under $DUET_CACHE_DIR (default ~/.cache/duet), else generated, optimized
+// and compiled (then saved). Thread-safe. Throws an Error when LLVM fails.
+Kernel kernel_for(const BodySpec& body, const std::vector<bool>& scalar_input);
+
+// Inspection: the kernel's LLVM IR after optimization, or its assembly.
+std::string kernel_llvm_ir(const BodySpec& body, const std::vector<bool>& scalar_input);
+std::string kernel_asm(const BodySpec& body, const std::vector<bool>& scalar_input);
+
+// Counters since the process started (for tests and duet-bench).
+struct Stats {
+  int64_t compiled = 0;     // LLVM optimized and compiled a kernel
+  int64_t memory_hits = 0;  // found already loaded in this process
+  int64_t disk_hits = 0;    // loaded from the disk cache
+  int64_t disk_rejected = 0;  // a cache file was corrupt or truncated and was rebuilt
+};
+Stats stats();
+
+// The CPU the kernels are compiled for: "x86_64-pc-linux-gnu znver4 +avx512f,...".
+std::string host_description();
+
+}  // namespace duet::codegen::jit

@@ -1,0 +1,96 @@
+// Polynomial f32 exp, log and tanh in IR (the coefficients are the classic
+// Cephes single-precision ones: minimax on the reduced range, about 1 ulp for
+// exp and log, 2 for tanh). Branch-free (both sides computed and selected),
+// so a loop of them vectorizes.
+#include <duet/codegen/llvm/math.h>
+
+#include <initializer_list>
+
+namespace duet::codegen::jit {
+namespace {
+
+llvm::Value* c(llvm::IRBuilder<>& b, double v) { return llvm::ConstantFP::get(b.getFloatTy(), v); }
+llvm::Value* ci(llvm::IRBuilder<>& b, int64_t v) { return llvm::ConstantInt::get(b.getInt32Ty(), v); }
+
+// Horner: ((k0*x + k1)*x + k2)... 
+llvm::Value* horner(llvm::IRBuilder<>& b, llvm::Value* x, std::initializer_list<double> k) {
+  llvm::Value* acc = nullptr;
+  for (double v : k) acc = acc ? b.CreateFAdd(b.CreateFMul(acc, x), c(b, v)) : c(b, v);
+  return acc;
+}
+
+llvm::Value* is_nan(llvm::IRBuilder<>& b, llvm::Value* x) { return b.CreateFCmpUNO(x, x); }
+
+llvm::Value* clamp(llvm::IRBuilder<>& b, llvm::Value* x, double lo, double hi) {
+  x = b.CreateSelect(b.CreateFCmpOLT(x, c(b, lo)), c(b, lo), x);
+  return b.CreateSelect(b.CreateFCmpOGT(x, c(b, hi)), c(b, hi), x);
+}
+
+// 2^k as a float, for k in [-126, 127].
+llvm::Value* pow2i(llvm::IRBuilder<>& b, llvm::Value* k) {
+  return b.CreateBitCast(b.CreateShl(b.CreateAdd(k, ci(b, 127)), ci(b, 23)), b.getFloatTy());
+}
+
+}  // namespace
+
+llvm::Value* emit_exp_f32(llvm::IRBuilder<>& b, llvm::Value* x0) {
+  // exp(x) = 2^n * exp(r), n = round(x / ln2), |r| <= ln2/2.
+  llvm::Value* x = clamp(b, x0, -104.0, 89.0);
+  llvm::Value* fx = b.CreateUnaryIntrinsic(llvm::Intrinsic::floor, b.CreateFAdd(b.CreateFMul(x, c(b, 1.44269504088896341)), c(b, 0.5)));
+  llvm::Value* r = b.CreateFSub(x, b.CreateFMul(fx, c(b, 0.693359375)));
+  r = b.CreateFSub(r, b.CreateFMul(fx, c(b, -2.12194440e-4)));
+  llvm::Value* z = b.CreateFMul(r, r);
+  llvm::Value* p = horner(b, r, {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3, 4.1665795894E-2, 1.6666665459E-1,
+                                 5.0000001201E-1});
+  llvm::Value* y = b.CreateFAdd(b.CreateFAdd(b.CreateFMul(p, z), r), c(b, 1.0));
+  // 2^n in two factors, so n in [-150, 129] never leaves the exponent range.
+  llvm::Value* n = b.CreateFPToSI(fx, b.getInt32Ty());
+  llvm::Value* n1 = b.CreateAShr(n, ci(b, 1));
+  llvm::Value* n2 = b.CreateSub(n, n1);
+  y = b.CreateFMul(b.CreateFMul(y, pow2i(b, n1)), pow2i(b, n2));
+  return b.CreateSelect(is_nan(b, x0), x0, y);
+}
+
+llvm::Value* emit_log_f32(llvm::IRBuilder<>& b, llvm::Value* x0) {
+  // Subnormals: scale by 2^23 first.
+  llvm::Value* tiny = b.CreateFCmpOLT(x0, c(b, 1.17549435e-38));
+  llvm::Value* x = b.CreateSelect(tiny, b.CreateFMul(x0, c(b, 8388608.0)), x0);
+  llvm::Value* bias = b.CreateSelect(tiny, ci(b, -23), ci(b, 0));
+  // x = m * 2^e with m in [0.5, 1).
+  llvm::Value* bits = b.CreateBitCast(x, b.getInt32Ty());
+  llvm::Value* e = b.CreateAdd(b.CreateSub(b.CreateLShr(bits, ci(b, 23)), ci(b, 126)), bias);
+  llvm::Value* m = b.CreateBitCast(b.CreateOr(b.CreateAnd(bits, ci(b, 0x807fffff)), ci(b, 0x3f000000)), b.getFloatTy());
+  // m < sqrt(1/2): use 2m - 1 and e - 1, so the argument stays in [sqrt(1/2)-1, sqrt(2)-1).
+  llvm::Value* small = b.CreateFCmpOLT(m, c(b, 0.707106781186547524));
+  llvm::Value* ef = b.CreateSIToFP(b.CreateSub(e, b.CreateZExt(small, b.getInt32Ty())), b.getFloatTy());
+  llvm::Value* f = b.CreateFSub(b.CreateSelect(small, b.CreateFAdd(m, m), m), c(b, 1.0));
+  llvm::Value* z = b.CreateFMul(f, f);
+  llvm::Value* y = horner(b, f, {7.0376836292E-2, -1.1514610310E-1, 1.1676998740E-1, -1.2420140846E-1, 1.4249322787E-1,
+                                 -1.6668057665E-1, 2.0000714765E-1, -2.4999993993E-1, 3.3333331174E-1});
+  y = b.CreateFMul(b.CreateFMul(y, f), z);
+  y = b.CreateFAdd(y, b.CreateFMul(ef, c(b, -2.12194440e-4)));
+  y = b.CreateFSub(y, b.CreateFMul(z, c(b, 0.5)));
+  llvm::Value* r = b.CreateFAdd(b.CreateFAdd(f, y), b.CreateFMul(ef, c(b, 0.693359375)));
+  // Special values: log(0) = -inf, log(<0) = NaN, log(inf) = inf, log(NaN) = NaN.
+  const float inf = __builtin_inff();
+  r = b.CreateSelect(b.CreateFCmpOEQ(x0, c(b, 0.0)), c(b, -inf), r);
+  r = b.CreateSelect(b.CreateFCmpOLT(x0, c(b, 0.0)), c(b, __builtin_nanf("")), r);
+  r = b.CreateSelect(b.CreateFCmpOEQ(x0, c(b, inf)), c(b, inf), r);
+  return b.CreateSelect(is_nan(b, x0), x0, r);
+}
+
+llvm::Value* emit_tanh_f32(llvm::IRBuilder<>& b, llvm::Value* x) {
+  llvm::Value* z = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
+  // |x| > 0.625: 1 - 2 / (e^(2|x|) + 1), with x's sign (e^(2|x|) = inf gives 1).
+  llvm::Value* s = emit_exp_f32(b, b.CreateFAdd(z, z));
+  llvm::Value* big = b.CreateFSub(c(b, 1.0), b.CreateFDiv(c(b, 2.0), b.CreateFAdd(s, c(b, 1.0))));
+  big = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, big, x);
+  // Otherwise x + x^3 P(x^2).
+  llvm::Value* x2 = b.CreateFMul(x, x);
+  llvm::Value* p = horner(b, x2, {-5.70498872745E-3, 2.06390887954E-2, -5.37397155531E-2, 1.33314422036E-1,
+                                  -3.33332819422E-1});
+  llvm::Value* small = b.CreateFAdd(b.CreateFMul(b.CreateFMul(p, x2), x), x);
+  return b.CreateSelect(b.CreateFCmpOGT(z, c(b, 0.625)), big, small);  // NaN takes the polynomial: NaN
+}
+
+}  // namespace duet::codegen::jit

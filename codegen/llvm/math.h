@@ -1,0 +1,16 @@
+// Transcendental functions as LLVM IR the loop vectorizer can widen
+// (DESIGN.md §2.5: a call to llvm.exp stays scalar on this LLVM). f32 only;
+// f64 calls libm. Private to codegen/llvm.
+#pragma once
+
+#include <llvm/IR/IRBuilder.h>
+
+namespace duet::codegen::jit {
+
+// Each takes and returns an f32 value; NaN in gives NaN out, and the
+// infinities and zeros give what libm gives.
+llvm::Value* emit_exp_f32(llvm::IRBuilder<>& b, llvm::Value* x);
+llvm::Value* emit_log_f32(llvm::IRBuilder<>& b, llvm::Value* x);
+llvm::Value* emit_tanh_f32(llvm::IRBuilder<>& b, llvm::Value* x);
+
+}  // namespace duet::codegen::jit
