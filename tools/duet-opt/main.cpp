@@ -1,7 +1,10 @@
 // duet-opt: reads IR text (a file or stdin), verifies it, runs passes and
 // prints the result. The driver of the FileCheck tests in tests/ir/.
 //   duet-opt [FILE|-] [-p cse,dce] [--print-after-all] [--verify-each] [--statistics]
-//            [--split-input-file] [--explain-fusion] [--target=cpu|none] [--list-passes]
+//            [--split-input-file] [--explain-fusion] [--target=cpu|none] [--emit=ir|llvm|asm]
+//            [--list-passes]
+// --emit=llvm / --emit=asm print, after the passes, each compilable fusion's
+// kernel (for contiguous inputs) as LLVM IR after O3, or as assembly.
 // Passes that ask the target (fuse-matmul-epilogue) see the CPU's TargetInfo
 // unless --target=none.
 // With --split-input-file each chunk between `// -----` lines is processed on
@@ -13,6 +16,7 @@
 #include <sstream>
 
 #include <duet/backends/target.h>
+#include <duet/codegen/llvm/kernels.h>
 #include <duet/graph/parser.h>
 #include <duet/graph/printer.h>
 #include <duet/graph/verifier.h>
@@ -26,8 +30,36 @@ int usage(const char* msg) {
   std::cerr << "duet-opt: " << msg << "\n"
             << "usage: duet-opt [FILE|-] [-p PASS,PASS...] [--print-after-all] [--verify-each] [--statistics]"
                " [--split-input-file]\n"
-               "                [--explain-fusion] [--target=cpu|none] [--list-passes]\n";
+               "                [--explain-fusion] [--target=cpu|none] [--emit=ir|llvm|asm] [--list-passes]\n";
   return 2;
+}
+
+// Each compilable fusion's kernel, for contiguous inputs, after the function's text.
+void collect_kernels(const Graph& g, bool assembly, std::string& out) {
+  for (const auto& n : g.nodes()) {
+    for (int r = 0; r < n->num_regions(); ++r) {
+      if (n->name() != "fusion") {
+        collect_kernels(*n->region(r), assembly, out);
+        continue;
+      }
+      std::string line = print_node(*n);
+      std::string why = codegen::jit::unsupported(*n->region(0));
+      out += "// kernel of " + line.substr(0, line.find('\n')) + "\n";
+      if (!why.empty()) {
+        out += "//   not compiled: " + why + "\n";
+        continue;
+      }
+      codegen::jit::BodySpec spec = codegen::jit::describe(*n->region(0));
+      std::vector<bool> contiguous(spec.params.size(), false);
+      out += assembly ? codegen::jit::kernel_asm(spec, contiguous) : codegen::jit::kernel_llvm_ir(spec, contiguous);
+    }
+  }
+}
+
+std::string kernels_text(const Graph& g, bool assembly) {
+  std::string out;
+  collect_kernels(g, assembly, out);
+  return out;
 }
 
 }  // namespace
@@ -35,6 +67,7 @@ int usage(const char* msg) {
 int main(int argc, char** argv) {
   std::string input = "-", pipeline;
   const TargetInfo* target = &cpu_target();
+  std::string emit = "ir";
   bool print_after_all = false, verify_each = false, statistics = false, split = false, explain = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -53,6 +86,9 @@ int main(int argc, char** argv) {
       target = &cpu_target();
     } else if (a == "--target=none") {
       target = nullptr;
+    } else if (a.rfind("--emit=", 0) == 0) {
+      emit = a.substr(7);
+      if (emit != "ir" && emit != "llvm" && emit != "asm") return usage(("unknown --emit kind '" + emit + "'").c_str());
     } else if (a == "--split-input-file") {
       split = true;
     } else if (a == "--statistics") {
@@ -126,6 +162,7 @@ int main(int argc, char** argv) {
               for (const std::string& why : r.remarks) std::cout << "// " << why << "\n";
         }
         out += (i ? "\n" : "") + print_graph(g);
+        if (emit != "ir") out += kernels_text(g, emit == "asm");
       }
       std::cout << out << std::flush;
     } catch (const Error& e) {
