@@ -69,7 +69,8 @@ struct Step {
 struct CompiledRun {
   std::vector<int64_t> dims;
   std::vector<std::vector<int64_t>> strides;  // per input
-  int64_t numel = 0;
+  int64_t numel = 0;  // elements; rows for a row reduction
+  int64_t row = -1;   // a row reduction's row length, else -1
   jit::RunFn fn = nullptr;
 };
 
@@ -164,6 +165,7 @@ struct Program::Impl {
   void plan_steps(const std::vector<Step>& steps, Plan& plan) const;
   void place(int s, Plan& plan) const;
   CompiledRun compile_run(const Step& step, const Plan& plan, const Shape& space) const;
+  CompiledRun compile_rows(const Step& step, const Plan& plan, const Shape& space) const;
 };
 
 Program::Program(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -348,8 +350,14 @@ void Program::Impl::plan_steps(const std::vector<Step>& steps, Plan& plan) const
             throw ShapeError(format_error("fusion", "inputs do not broadcast: " + step.text, step.loc));
           space = joined;
         }
-        for (int s : step.out) {
-          plan.types[s] = TensorType{declared[s].tensor.dtype, space};
+        for (size_t k = 0; k < step.out.size(); ++k) {
+          int s = step.out[k];
+          Shape shape = space;
+          if (static_cast<int>(k) == step.body->reduction_yield) {  // the row reduction drops (or keeps as 1) the last dim
+            shape = Shape(space.begin(), space.end() - 1);
+            if (declared[s].tensor.shape.rank() == space.rank()) shape.push_back(1);
+          }
+          plan.types[s] = TensorType{declared[s].tensor.dtype, shape};
           place(s, plan);
         }
         plan.runs[static_cast<size_t>(step.run_index)] = compile_run(step, plan, space);
@@ -363,11 +371,43 @@ void Program::Impl::plan_steps(const std::vector<Step>& steps, Plan& plan) const
   }
 }
 
+// A row reduction's walk: `dims` and `strides` span the rows (every dim but
+// the last, unmerged), `row` is the last dim's extent; an input is read along
+// the row or repeats one element.
+CompiledRun Program::Impl::compile_rows(const Step& step, const Plan& plan, const Shape& space) const {
+  CompiledRun run;
+  const size_t n_in = step.in.size();
+  const int rank = space.rank();
+  run.row = space.dim(rank - 1);
+  run.dims.assign(space.begin(), space.end() - 1);
+  if (run.dims.empty()) run.dims.push_back(1);
+  std::vector<bool> scalar(n_in);
+  run.strides.assign(n_in, std::vector<int64_t>(run.dims.size(), 0));
+  for (size_t k = 0; k < n_in; ++k) {
+    const Shape& s = plan.types[step.in[k]].shape;
+    int64_t stride = 1;
+    for (int d = rank - 1; d >= 0; --d) {
+      int sd = d - (rank - s.rank());
+      int64_t dim = sd >= 0 ? s.dim(sd) : 1;
+      int64_t st = dim == 1 ? 0 : stride;
+      if (d == rank - 1) scalar[k] = st == 0;
+      else run.strides[k][static_cast<size_t>(d)] = st;
+      stride *= dim;
+    }
+  }
+  run.numel = 1;
+  for (int64_t d : run.dims) run.numel *= d;  // rows
+  if (space.numel() == 0 && run.row != 0) run.numel = 0;
+  run.fn = jit::kernel_for(*step.body, scalar).fn;
+  return run;
+}
+
 // The walk over `space` for these input shapes, and its kernel.
 CompiledRun Program::Impl::compile_run(const Step& step, const Plan& plan, const Shape& space) const {
   CompiledRun run;
   const size_t n_in = step.in.size();
   const int rank = space.rank();
+  if (step.body->reduction_yield >= 0) return compile_rows(step, plan, space);
   std::vector<std::vector<int64_t>> st(n_in, std::vector<int64_t>(static_cast<size_t>(rank)));
   for (size_t k = 0; k < n_in; ++k) {
     const Shape& s = plan.types[step.in[k]].shape;
@@ -540,6 +580,26 @@ void run_steps(const std::vector<Step>& steps, Frame& f) {
           width[k] = static_cast<int64_t>(dtype_size(plan.types[s].dtype));
         }
         const int64_t cost = static_cast<int64_t>(step.body->ops.size()) + 1;  // work per element, roughly
+        if (run.row >= 0) {  // one kernel call per row
+          const int red = step.body->reduction_yield;
+          cpu::parallel_for(run.numel, std::max<int64_t>(1, cpu::kParallelGrain / (cost * std::max<int64_t>(run.row, 1))),
+                            [&](int64_t lo, int64_t hi) {
+            std::vector<char*> ptrs(n_all);
+            for (int64_t r = lo; r < hi; ++r) {
+              int64_t rem = r;
+              for (size_t k = 0; k < n_in; ++k) ptrs[k] = base[k];
+              for (size_t d = run.dims.size(); d-- > 0;) {
+                int64_t i = rem % run.dims[d];
+                rem /= run.dims[d];
+                for (size_t k = 0; k < n_in; ++k) ptrs[k] += i * run.strides[k][d] * width[k];
+              }
+              for (size_t k = n_in; k < n_all; ++k)
+                ptrs[k] = base[k] + (static_cast<int>(k - n_in) == red ? r : r * run.row) * width[k];
+              run.fn(ptrs.data(), run.row);
+            }
+          });
+          break;
+        }
         cpu::parallel_for(run.numel, std::max<int64_t>(1024, cpu::kParallelGrain / cost), [&](int64_t lo, int64_t hi) {
           std::vector<char*> ptrs(n_all);
           std::vector<int64_t> idx(run.dims.size()), off(n_in);

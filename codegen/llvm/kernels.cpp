@@ -19,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -206,6 +207,21 @@ class Emitter {
   llvm::IRBuilder<>& b_;
 };
 
+// The value a reduction starts from, as the eager kernel: 0, or the lowest /
+// highest finite value for max / min.
+llvm::Value* reduction_identity(llvm::IRBuilder<>& b, const std::string& op, DType t, llvm::Type* acc_type) {
+  if (op == "sum" || op == "mean") return llvm::Constant::getNullValue(acc_type);
+  const bool max = op == "max";
+  switch (t) {
+    case DType::f32: return llvm::ConstantFP::get(acc_type, max ? -std::numeric_limits<float>::max() : std::numeric_limits<float>::max());
+    case DType::f64: return llvm::ConstantFP::get(acc_type, max ? -std::numeric_limits<double>::max() : std::numeric_limits<double>::max());
+    case DType::i32: return llvm::ConstantInt::getSigned(acc_type, max ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int32_t>::max());
+    case DType::i64: return llvm::ConstantInt::getSigned(acc_type, max ? std::numeric_limits<int64_t>::min() : std::numeric_limits<int64_t>::max());
+    case DType::b8: break;
+  }
+  return llvm::Constant::getNullValue(acc_type);
+}
+
 // The key's body part: params' dtypes and scalar flags, each op with its
 // operand ids and dtypes, the yields.
 std::string body_key(const BodySpec& body, const std::vector<bool>& scalar_input) {
@@ -219,6 +235,7 @@ std::string body_key(const BodySpec& body, const std::vector<bool>& scalar_input
   }
   k += "yield";
   for (int v : body.yields) k += "," + std::to_string(v);
+  if (body.reduction_yield >= 0) k += ";rows";
   return k;
 }
 
@@ -253,15 +270,39 @@ std::unique_ptr<llvm::Module> generate(llvm::LLVMContext& ctx, const BodySpec& b
   i->addIncoming(b.getInt64(0), entry);
   for (int k = 0; k < np; ++k)
     if (!scalar_input[k]) value[k] = e.load(b.CreateGEP(memory_type(ctx, body.params[k]), base[k], i), body.params[k], group);
-  for (size_t k = 0; k < body.ops.size(); ++k) {
+  const size_t n_ew = body.ops.size() - (body.reduction_yield >= 0 ? 1 : 0);
+  for (size_t k = 0; k < n_ew; ++k) {
     std::vector<llvm::Value*> in;
     for (int v : body.ops[k].in) in.push_back(value[v]);
     value[np + k] = e.op(body.ops[k], in);
   }
   for (size_t r = 0; r < body.yields.size(); ++r) {
+    if (static_cast<int>(r) == body.reduction_yield) continue;
     int v = body.yields[r];
     DType t = v < np ? body.params[v] : body.ops[v - np].result;
     e.store(value[v], b.CreateGEP(memory_type(ctx, t), base[np + r], i), t, group);
+  }
+  // A row reduction: an accumulator phi (f64 for floating sums, as the eager
+  // kernel), combined in the loop, finished and stored after it.
+  llvm::PHINode* acc = nullptr;
+  llvm::Value* acc_next = nullptr;
+  const BodySpec::Op* red = body.reduction_yield >= 0 ? &body.ops.back() : nullptr;
+  const bool sum = red && (red->name == "sum" || red->name == "mean");
+  llvm::Type* acc_type = nullptr;
+  if (red) {
+    DType t = red->operand;
+    acc_type = sum && is_floating(t) ? b.getDoubleTy() : memory_type(ctx, t);
+    llvm::Value* x = value[red->in[0]];
+    acc = llvm::PHINode::Create(acc_type, 2, "acc", &*loop->getFirstInsertionPt());
+    acc->addIncoming(reduction_identity(b, red->name, t, acc_type), entry);
+    if (sum) {
+      llvm::Value* xv = is_floating(t) ? b.CreateFPExt(x, acc_type) : x;
+      acc_next = is_floating(t) ? b.CreateFAdd(acc, xv) : b.CreateAdd(acc, xv);
+    } else {
+      BodySpec::Op pick{red->name == "max" ? ScalarOp::maximum : ScalarOp::minimum, red->name, {}, t, t};
+      acc_next = e.op(pick, {acc, x});
+    }
+    acc->addIncoming(acc_next, loop);
   }
   llvm::Value* next = b.CreateAdd(i, b.getInt64(1));
   i->addIncoming(next, loop);
@@ -273,6 +314,21 @@ std::unique_ptr<llvm::Module> generate(llvm::LLVMContext& ctx, const BodySpec& b
   self->replaceOperandWith(0, self);
   br->setMetadata(llvm::LLVMContext::MD_loop, self);
   b.SetInsertPoint(exit);
+  if (red) {
+    DType t = red->operand;
+    llvm::PHINode* result = b.CreatePHI(acc_type, 2);
+    result->addIncoming(reduction_identity(b, red->name, t, acc_type), entry);
+    result->addIncoming(acc_next, loop);
+    llvm::Value* out = result;
+    if (sum && is_floating(t)) {
+      out = b.CreateFPTrunc(out, memory_type(ctx, t));  // T(acc)
+      if (red->name == "mean") {  // T(double(T(sum)) * (1.0 / n)), as the eager kernel
+        llvm::Value* scale = b.CreateFDiv(llvm::ConstantFP::get(b.getDoubleTy(), 1.0), b.CreateSIToFP(n, b.getDoubleTy()));
+        out = b.CreateFPTrunc(b.CreateFMul(b.CreateFPExt(out, b.getDoubleTy()), scale), memory_type(ctx, t));
+      }
+    }
+    b.CreateStore(out, base[np + body.reduction_yield]);
+  }
   b.CreateRetVoid();
   std::string err;
   llvm::raw_string_ostream os(err);
@@ -481,12 +537,29 @@ class Jit {
 
 }  // namespace
 
+namespace {
+bool row_reduction(const Node& n) {
+  const std::string& op = n.name();
+  if (op != "sum" && op != "mean" && op != "max" && op != "min") return false;
+  const Shape& in = n.operand(0)->type().tensor.shape;
+  const std::vector<int64_t>& axes = n.attrs().get_ints("axes");
+  if (in.rank() == 0 || axes.size() != 1) return false;
+  int64_t a = axes[0] < 0 ? axes[0] + in.rank() : axes[0];
+  return a == in.rank() - 1 && n.operand(0)->type().tensor.dtype != DType::b8;
+}
+}  // namespace
+
 std::string unsupported(const Graph& body) {
-  if (body.results().empty()) return "no results";
-  const Shape& space = body.results()[0]->type().tensor.shape;
+  if (body.results().empty() || body.nodes().empty()) return "no results";
+  const Node& last = *body.nodes().back();
+  const bool reduces = last.op().has(kReduction);
+  if (reduces && !row_reduction(last))
+    return last.name() + " is not a sum, mean, max or min over the innermost axis alone";
+  const Shape& space = reduces ? last.operand(0)->type().tensor.shape : body.results()[0]->type().tensor.shape;
   for (const Value* r : body.results())
-    if (!(r->type().tensor.shape == space)) return "its results differ in shape";
+    if (!(reduces && r == last.result()) && !(r->type().tensor.shape == space)) return "its results differ in shape";
   for (const auto& n : body.nodes()) {
+    if (reduces && n.get() == &last) continue;
     if (!n->op().has(kElementwise)) return n->name() + " is not elementwise";
     if (!known_scalar(*n)) return "no scalar code for " + n->name() + " on " + n->operand(0)->type().str();
   }
@@ -502,7 +575,7 @@ BodySpec describe(const Graph& body) {
   }
   for (const auto& n : body.nodes()) {
     BodySpec::Op op;
-    op.scalar = n->op().scalar_op();
+    op.scalar = n->op().scalar_op();  // none for the reduction
     op.name = n->name();
     for (Value* v : n->operands()) op.in.push_back(id.at(v));
     op.operand = n->operand(op.scalar == ScalarOp::where ? 1 : 0)->type().tensor.dtype;
@@ -511,6 +584,11 @@ BodySpec describe(const Graph& body) {
     spec.ops.push_back(std::move(op));
   }
   for (const Value* v : body.results()) spec.yields.push_back(id.at(v));
+  if (body.nodes().back()->op().has(kReduction)) {
+    const int red = static_cast<int>(spec.params.size() + spec.ops.size()) - 1;
+    for (size_t k = 0; k < spec.yields.size(); ++k)
+      if (spec.yields[k] == red) spec.reduction_yield = static_cast<int>(k);
+  }
   return spec;
 }
 

@@ -15,13 +15,15 @@ namespace duet::codegen::jit {
 
 // One run: `ptrs` holds a pointer per body parameter (at the run's first
 // element, or at the one element a broadcast input repeats) and then one per
-// body result (contiguous); `n` elements are computed.
+// body result (contiguous); `n` elements are computed. For a body that ends
+// in a reduction over its innermost axis, a run is one row: the reduction's
+// result pointer receives one element, the other results n.
 using RunFn = void (*)(char* const* ptrs, int64_t n);
 
-// Why a fusion body cannot be compiled ("" when it can): every node must be
-// an elementwise op with scalar semantics the generator knows, and every
-// result must have the fusion's iteration shape (no trailing reduction, no
-// smaller export).
+// Why a fusion body cannot be compiled ("" when it can): every node but the
+// last must be an elementwise op with scalar semantics the generator knows;
+// the last may be a sum, mean, max or min over the innermost axis alone;
+// every other result must have the iteration shape.
 std::string unsupported(const Graph& body);
 
 // A fusion body as the generator needs it, independent of the Graph (which
@@ -38,6 +40,9 @@ struct BodySpec {
   std::vector<DType> params;
   std::vector<Op> ops;
   std::vector<int> yields;
+  // The last op reduces the innermost axis (its `name` says how): -1 if none,
+  // else the index in `yields` of its result.
+  int reduction_yield = -1;
 };
 // Requires unsupported(body) == "".
 BodySpec describe(const Graph& body);
