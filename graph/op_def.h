@@ -125,6 +125,7 @@ enum OpTrait : uint32_t {
 struct AttrSpec {
   std::string name;
   AttrKind kind;
+  bool optional = false;  // may be left out (the op then has its default)
 };
 
 class OpDef {
@@ -135,6 +136,7 @@ class OpDef {
   OpDef& traits(uint32_t t) { traits_ = t; return *this; }
   OpDef& operands(int n) { num_operands_ = n; return *this; }
   OpDef& attr(std::string name, AttrKind kind) { attrs_.push_back({std::move(name), kind}); return *this; }
+  OpDef& optional_attr(std::string name, AttrKind kind) { attrs_.push_back({std::move(name), kind, true}); return *this; }
   OpDef& infer(InferFn fn) { infer_ = fn; return *this; }
   OpDef& scalar(ScalarOp s) { scalar_ = s; return *this; }
   OpDef& summary(std::string s) { summary_ = std::move(s); return *this; }

@@ -166,7 +166,7 @@ inline float tanh(float x) {
   float x2 = x * x;
   float p = horner(x2, {float(-5.70498872745E-3), float(2.06390887954E-2), float(-5.37397155531E-2),
                         float(1.33314422036E-1), float(-3.33332819422E-1)});
-  float small = (p * x2) * x + x;
+  float small = std::copysign((p * x2) * x + x, x);  // tanh is odd: keeps -0
   return z > 0.625f ? big : small;
 }
 }  // namespace poly

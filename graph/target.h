@@ -23,6 +23,9 @@ class TargetInfo {
   // `out` is the producer's result shape.
   virtual bool fuses_epilogue(const OpDef& producer, DType dtype, const Shape& out, const Shape* bias,
                               std::string_view activation) const = 0;
+  // Whether `producer` reads an operand stored with its last two dims
+  // swapped without copying it (so a transpose feeding it can be dropped).
+  virtual bool reads_transposed(const OpDef& producer, DType dtype) const { return false; }
 };
 
 }  // namespace duet

@@ -75,8 +75,7 @@ class Verifier {
     if (op.num_operands() >= 0 && static_cast<int>(operands.size()) != op.num_operands())
       fail(n, fmt::format("expects {} operands, got {}", op.num_operands(), operands.size()));
     for (const AttrSpec& spec : op.attr_specs())
-      if (!n.attrs().has(spec.name) && !(op.name() == "while" && spec.name == "max_iterations") &&
-          !(op.name() == "print" && spec.name == "format"))
+      if (!n.attrs().has(spec.name) && !spec.optional)
         fail(n, fmt::format("attribute '{}' is missing", spec.name));
     SmallVec<TensorType, 2> expected;
     try {

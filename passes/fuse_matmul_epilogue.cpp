@@ -1,8 +1,10 @@
 // fuse-matmul-epilogue — a matmul followed by a bias add and an activation
-// becomes one `fused_matmul` node, which the CPU backend runs as a single
-// oneDNN primitive (bias argument, eltwise post-op): the product is written
-// once instead of three times. The pass asks the TargetInfo what the target
-// fuses and does nothing without one.
+// becomes one `fused_matmul` node, which the CPU backend runs as the product
+// plus one pass over it while it is in cache: the product is written once
+// instead of three times. A transpose of the last two dims feeding the
+// matmul (autodiff's x^T g) is dropped too, when the target reads the
+// operand through strides (transpose_a / transpose_b). The pass asks the
+// TargetInfo what the target fuses and does nothing without one.
 // Needs: a verified graph. Preserves: results; the fused node takes the
 // place of the chain's last node, so every operand is defined before it. A
 // value in the chain used by anything else keeps the chain apart there, and
@@ -23,6 +25,18 @@ namespace duet::passes {
 namespace {
 
 bool is_activation(const std::string& op) { return op == "relu" || op == "tanh" || op == "sigmoid" || op == "gelu"; }
+
+// A transpose that swaps only the last two dims.
+bool swaps_last_two(const Node& n) {
+  if (n.name() != "transpose") return false;
+  std::vector<int64_t> p = n.attrs().get_ints("perm");
+  const int64_t r = static_cast<int64_t>(p.size());
+  if (r < 2) return false;
+  for (int64_t& a : p) a = a < 0 ? a + r : a;
+  for (int64_t i = 0; i + 2 < r; ++i)
+    if (p[static_cast<size_t>(i)] != i) return false;
+  return p[static_cast<size_t>(r - 2)] == r - 1 && p[static_cast<size_t>(r - 1)] == r - 2;
+}
 
 // The single user of v, when v has exactly one use and is not returned.
 Node* only_user(const Value* v) {
@@ -72,7 +86,16 @@ int fuse_graph(Graph& g, PassContext& ctx) {
         chain = {n};
       }
     }
-    if (chain.size() == 1) {
+    // Transposes feeding the product, read through strides instead.
+    Node* transposed[2] = {nullptr, nullptr};
+    for (int k = 0; k < 2; ++k) {
+      Node* t = n->operand(k)->producer();
+      if (t && t->parent() == &g && swaps_last_two(*t) && only_user(t->result()) == n &&
+          ctx.target->reads_transposed(n->op(), out.dtype))
+        transposed[k] = t;
+    }
+    const bool any_transposed = transposed[0] || transposed[1];
+    if (chain.size() == 1 && !any_transposed) {
       if (why.empty()) {
         Node* user = only_user(n->result());
         why = user ? fmt::format("its only user, {}, is neither a bias add of its shape nor an activation", user->name())
@@ -81,16 +104,23 @@ int fuse_graph(Graph& g, PassContext& ctx) {
       ctx.remark(fmt::format("fuse-matmul-epilogue: {} keeps its epilogue apart: {}", print_node(*n), why));
       continue;
     }
-    if (!why.empty()) ctx.remark(fmt::format("fuse-matmul-epilogue: {}: partly fused: {}", print_node(*n), why));
+    if (!why.empty() && chain.size() > 1)
+      ctx.remark(fmt::format("fuse-matmul-epilogue: {}: partly fused: {}", print_node(*n), why));
     Node* last = chain.back();
-    std::vector<Value*> operands{n->operand(0), n->operand(1)};
-    if (bias) operands.push_back(bias);
+    std::vector<Value*> operands;
+    for (int k = 0; k < 2; ++k) operands.push_back(transposed[k] ? transposed[k]->operand(0) : n->operand(k));
+    if (chain.size() > 1 && bias) operands.push_back(bias);
     Attrs attrs;
-    attrs.set("activation", activation);
+    attrs.set("activation", chain.size() > 1 ? activation : std::string("none"));
+    if (transposed[0]) attrs.set("transpose_a", true);
+    if (transposed[1]) attrs.set("transpose_b", true);
     Node* f = g.create(op_def("fused_matmul"), operands, {last->result()->type()}, attrs, n->loc(), last);
     last->result()->replace_all_uses_with(f->result());
     for (auto it = chain.rbegin(); it != chain.rend(); ++it) (*it)->erase();
-    ctx.stat(activation == "none" ? "bias fused" : "bias and activation fused");
+    for (Node* t : transposed)
+      if (t) t->erase();
+    if (any_transposed) ctx.stat("transposes read through strides", (transposed[0] ? 1 : 0) + (transposed[1] ? 1 : 0));
+    if (chain.size() > 1) ctx.stat(activation == "none" ? "bias fused" : "bias and activation fused");
     ++fused;
   }
   return fused;

@@ -109,32 +109,55 @@ void epilogue(T* c, const Shape& cs, const T* bias, const Shape* bias_shape, one
   });
 }
 
-// fused_matmul(a, b[, bias]) {activation}: the product through oneDNN (f32)
-// or duet's loop (f64), then the epilogue in one pass over the product.
+// A's shape with its last two dims swapped.
+Shape swapped(const Shape& s) {
+  std::vector<int64_t> d = s.vec();
+  std::swap(d[d.size() - 1], d[d.size() - 2]);
+  return Shape(d.begin(), d.end());
+}
+
+// A row-major copy of p's matrices transposed (for duet's own loop).
+template <class T>
+std::vector<T> transposed_copy(const T* p, const Shape& s) {
+  const int64_t r = s[-2], c = s[-1], mats = s.numel() / std::max<int64_t>(r * c, 1);
+  std::vector<T> out(static_cast<size_t>(s.numel()));
+  for (int64_t m = 0; m < mats; ++m)
+    for (int64_t i = 0; i < r; ++i)
+      for (int64_t j = 0; j < c; ++j) out[static_cast<size_t>(m * r * c + j * r + i)] = p[m * r * c + i * c + j];
+  return out;
+}
+
+bool flag(const KernelContext& ctx, const char* name) { return ctx.attrs.has(name) && ctx.attrs.get_bool(name); }
+
+// fused_matmul(a, b[, bias]) {activation, transpose_a, transpose_b}: the
+// product through oneDNN (f32, transposed operands read through strides) or
+// duet's loop (f64, over transposed copies), then bias and activation in one
+// pass of duet's own over the product while it is in cache, with the ops'
+// scalar semantics, so results match the unfused ops to the bit. (oneDNN's
+// post-ops were not: its relu maps NaN to 0, its tanh and gelu differ by
+// ulps; and its bias argument made the brgemm primitive slower here, 0.16-0.19
+// ms against 0.11 ms for [128,784] x [784,256].)
 void fused_matmul_kernel(KernelContext& ctx) {
   const KernelTensor &a = ctx.in(0), &b = ctx.in(1), &c = ctx.out(0);
   const KernelTensor* bias = ctx.num_inputs == 3 ? &ctx.inputs[2] : nullptr;
-  onednn::Activation act = activation_of(ctx);
-  const bool empty_k = (*a.shape)[-1] == 0;
-  if (a.dtype == DType::f32 && !empty_k) {
-    // Measured on this CPU (oneDNN 2.6, brgemm, [128,784] x [784,256]): with
-    // its bias argument the primitive takes 0.16-0.19 ms against 0.11 ms
-    // without, so the bias is added by a pass of duet's own over the product
-    // while it is in cache. Its relu post-op maps NaN to 0 (duet's relu keeps
-    // NaN) and its gelu_erf is off by up to 1e-4 relative near x = -3.5, so
-    // those two run in that pass too. tanh and sigmoid without a bias are
-    // eltwise post-ops (within ~1e-6 of duet's, NaN and infinities kept).
-    const bool post_op = !bias && (act == onednn::Activation::tanh || act == onednn::Activation::sigmoid);
-    onednn::matmul_f32(a.ptr<float>(), *a.shape, b.ptr<float>(), *b.shape, c.ptr<float>(), *c.shape, nullptr, nullptr,
-                       post_op ? act : onednn::Activation::none);
-    if (!post_op && (bias || act != onednn::Activation::none))
-      epilogue(c.ptr<float>(), *c.shape, bias ? bias->ptr<float>() : nullptr, bias ? bias->shape : nullptr, act);
-    return;
+  const onednn::Activation act = activation_of(ctx);
+  const bool ta = flag(ctx, "transpose_a"), tb = flag(ctx, "transpose_b");
+  const Shape as = ta ? swapped(*a.shape) : *a.shape, bs = tb ? swapped(*b.shape) : *b.shape;
+  if (as[-1] == 0) {  // an empty inner dim: the sum of nothing
+    std::memset(c.data, 0, static_cast<size_t>(c.numel()) * dtype_size(c.dtype));
+  } else if (a.dtype == DType::f32) {
+    onednn::matmul_f32(a.ptr<float>(), *a.shape, ta, b.ptr<float>(), *b.shape, tb, c.ptr<float>(), *c.shape);
+  } else if (a.dtype == DType::f64) {
+    std::vector<double> at, bt;
+    if (ta) at = transposed_copy(a.ptr<double>(), *a.shape);
+    if (tb) bt = transposed_copy(b.ptr<double>(), *b.shape);
+    matmul_loop(ta ? at.data() : a.ptr<double>(), tb ? bt.data() : b.ptr<double>(), c.ptr<double>(), as, bs, *c.shape);
+  } else {
+    ctx.error("expects a floating dtype");
   }
-  matmul_kernel(ctx);
-  if (a.dtype == DType::f32) return epilogue(c.ptr<float>(), *c.shape, bias ? bias->ptr<float>() : nullptr, bias ? bias->shape : nullptr, act);
-  if (a.dtype == DType::f64) return epilogue(c.ptr<double>(), *c.shape, bias ? bias->ptr<double>() : nullptr, bias ? bias->shape : nullptr, act);
-  ctx.error("expects a floating dtype");
+  if (!bias && act == onednn::Activation::none) return;
+  if (a.dtype == DType::f32) epilogue(c.ptr<float>(), *c.shape, bias ? bias->ptr<float>() : nullptr, bias ? bias->shape : nullptr, act);
+  else epilogue(c.ptr<double>(), *c.shape, bias ? bias->ptr<double>() : nullptr, bias ? bias->shape : nullptr, act);
 }
 
 DUET_REGISTER_KERNEL(fused_matmul, cpu, fused_matmul_kernel);

@@ -105,49 +105,43 @@ void rethrow(const dnnl::error& e, const char* op) {
   throw Error(std::string(op) + ": oneDNN failed: " + e.what());
 }
 
-dnnl::algorithm eltwise_of(Activation act) {
-  switch (act) {
-    case Activation::relu: return dnnl::algorithm::eltwise_relu;
-    case Activation::tanh: return dnnl::algorithm::eltwise_tanh;
-    case Activation::sigmoid: return dnnl::algorithm::eltwise_logistic;
-    case Activation::gelu: return dnnl::algorithm::eltwise_gelu_erf;
-    case Activation::none: break;
-  }
-  return dnnl::algorithm::undef;
+// The desc of an operand with logical dims `d`, stored with its last two
+// dims swapped when `transposed`.
+dnnl::memory::desc operand(const dims& d, bool transposed) {
+  if (!transposed) return plain(d);
+  dims physical = d;
+  std::swap(physical[d.size() - 1], physical[d.size() - 2]);
+  dims st = plain_strides(physical);
+  std::swap(st[d.size() - 1], st[d.size() - 2]);
+  return dnnl::memory::desc(d, dt::f32, st);
+}
+
+dims swapped_last_two(dims d) {
+  std::swap(d[d.size() - 1], d[d.size() - 2]);
+  return d;
 }
 
 }  // namespace
 
-void matmul_f32(const float* a, const Shape& as, const float* b, const Shape& bs, float* c, const Shape& cs,
-                const float* bias, const Shape* bias_shape, Activation act) {
+void matmul_f32(const float* a, const Shape& as, bool ta, const float* b, const Shape& bs, bool tb, float* c,
+                const Shape& cs) {
   try {
     size_t rank = static_cast<size_t>(cs.rank());
     dims ad = padded(as, rank), bd = padded(bs, rank), cd = padded(cs, rank);
-    dims biasd = bias ? padded(*bias_shape, rank) : dims();
+    if (ta) ad = swapped_last_two(ad);  // logical dims
+    if (tb) bd = swapped_last_two(bd);
     static Cache<dnnl::matmul> cache;
-    std::vector<int64_t> key{static_cast<int64_t>(rank)};
+    std::vector<int64_t> key{static_cast<int64_t>(rank), ta, tb};
     key.insert(key.end(), ad.begin(), ad.end());
     key.insert(key.end(), bd.begin(), bd.end());
-    key.push_back(static_cast<int64_t>(act));
-    key.push_back(bias ? 1 : 0);
-    key.insert(key.end(), biasd.begin(), biasd.end());
     auto prim = cache.get(key, [&] {
-      dnnl::primitive_attr attr = user_scratchpad();
-      if (act != Activation::none) {
-        dnnl::post_ops ops;
-        ops.append_eltwise(1.0f, eltwise_of(act), 0.0f, 0.0f);
-        attr.set_post_ops(ops);
-      }
-      dnnl::matmul::desc desc = bias ? dnnl::matmul::desc(plain(ad), plain(bd), plain(biasd), plain(cd))
-                                     : dnnl::matmul::desc(plain(ad), plain(bd), plain(cd));
-      return dnnl::matmul::primitive_desc(desc, attr, engine());
+      dnnl::matmul::desc desc(operand(ad, ta), operand(bd, tb), plain(cd));
+      return dnnl::matmul::primitive_desc(desc, user_scratchpad(), engine());
     });
-    dnnl::memory ma(plain(ad), engine(), const_cast<float*>(a));
-    dnnl::memory mb(plain(bd), engine(), const_cast<float*>(b));
+    dnnl::memory ma(operand(ad, ta), engine(), const_cast<float*>(a));
+    dnnl::memory mb(operand(bd, tb), engine(), const_cast<float*>(b));
     dnnl::memory mc(plain(cd), engine(), c);
-    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
-    if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(plain(biasd), engine(), const_cast<float*>(bias)));
-    execute(*prim, std::move(args));
+    execute(*prim, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
   } catch (const dnnl::error& e) {
     rethrow(e, "matmul");
   }

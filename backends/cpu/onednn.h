@@ -10,11 +10,14 @@ namespace duet::cpu::onednn {
 
 enum class Activation : uint8_t { none, relu, tanh, sigmoid, gelu };
 
-// c[..., M, N] = act(a[..., M, K] @ b[..., K, N] + bias), batch dims
-// broadcast; the bias (optional) broadcasts to c's shape. The epilogue runs
-// as oneDNN's bias argument and an eltwise post-op, inside the primitive.
-void matmul_f32(const float* a, const Shape& as, const float* b, const Shape& bs, float* c, const Shape& cs,
-                const float* bias = nullptr, const Shape* bias_shape = nullptr, Activation act = Activation::none);
+// c[..., M, N] = a[..., M, K] @ b[..., K, N], batch dims broadcast. With
+// `ta` (`tb`), a (b) is stored with its last two dims swapped ([..., K, M])
+// and read through strides, never copied.
+void matmul_f32(const float* a, const Shape& as, bool ta, const float* b, const Shape& bs, bool tb, float* c,
+                const Shape& cs);
+inline void matmul_f32(const float* a, const Shape& as, const float* b, const Shape& bs, float* c, const Shape& cs) {
+  matmul_f32(a, as, false, b, bs, false, c, cs);
+}
 // NCHW x OIHW -> NCHW, symmetric padding.
 void conv2d_f32(const float* x, const Shape& xs, const float* w, const Shape& ws, float* y, const Shape& ys,
                 int64_t stride, int64_t padding);

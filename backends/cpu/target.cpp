@@ -27,6 +27,11 @@ class CpuTarget final : public TargetInfo {
     bool full = bias->rank() == out.rank() && *bias == out && out.is_static();
     return row || full;
   }
+
+  // oneDNN's matmul reads any strides.
+  bool reads_transposed(const OpDef& producer, DType dtype) const override {
+    return producer.name() == "matmul" && dtype == DType::f32;
+  }
 };
 
 }  // namespace

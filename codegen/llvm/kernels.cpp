@@ -8,7 +8,9 @@
 // In memory: key -> entry point, for the process's life (the JIT keeps the
 // code). On disk: $DUET_CACHE_DIR (default ~/.cache/duet) holds one object
 // file per kernel, named by a hash of the key, behind a header holding the
-// whole key, the object's size and a checksum; a file whose header does not
+// whole key (which includes when the generator was built, so a rebuilt
+// duet never loads an older generator's kernels), the object's size and a
+// checksum; a file whose header does not
 // match (truncated, corrupt, another key with the same hash) is ignored and
 // rewritten. Files are written to a unique temporary name and renamed, so
 // two processes writing the same kernel at once each leave a whole file.
@@ -359,7 +361,7 @@ class Jit {
   }
 
   Kernel kernel(const BodySpec& body, const std::vector<bool>& scalar_input) {
-    std::string key = host_ + "|" + body_key(body, scalar_input);
+    std::string key = host_ + "|" + generator_ + "|" + body_key(body, scalar_input);
     std::lock_guard<std::mutex> lock(mu_);
     auto it = loaded_.find(key);
     if (it != loaded_.end()) {
@@ -416,6 +418,8 @@ class Jit {
     jtmb->getFeatures() = f;
     jtmb->setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
     host_ = jtmb->getTargetTriple().str() + " " + jtmb->getCPU() + " " + feature_list;
+    // The generator's build is part of the key: kernels saved by another build are never loaded.
+    generator_ = std::string("duet codegen built ") + __DATE__ " " __TIME__ + ", math " + math_build_stamp();
     auto tm = jtmb->createTargetMachine();
     if (!tm) throw Error("codegen: no target machine: " + error_text(tm.takeError()));
     tm_ = std::move(*tm);
@@ -480,9 +484,20 @@ class Jit {
 
   bool read_cache(const std::string& key, const std::string& name, std::string* object) {
     if (cache_dir_.empty()) return false;
-    std::ifstream in(cache_path(name), std::ios::binary);
-    if (!in) return false;
-    std::string data((std::istreambuf_iterator<char>(in)), {});
+    std::error_code ec;
+    if (!std::filesystem::exists(cache_path(name), ec)) return false;
+    std::string data;
+    try {  // any read error (a directory in the way, EIO) counts as a bad file
+      std::ifstream in(cache_path(name), std::ios::binary);
+      if (!in) {
+        ++stats_.disk_rejected;
+        return false;
+      }
+      data.assign(std::istreambuf_iterator<char>(in), {});
+    } catch (const std::exception&) {
+      ++stats_.disk_rejected;
+      return false;
+    }
     const std::string magic = "DUETK1\n";
     size_t pos = magic.size();
     auto take_u64 = [&](uint64_t* v) {
@@ -518,12 +533,17 @@ class Jit {
     // A unique temporary name, then an atomic rename: readers see a whole file or none.
     static std::atomic<uint64_t> counter{0};
     std::string tmp = fmt::format("{}.tmp.{}.{}", cache_path(name), ::getpid(), counter++);
-    {
+    bool written = false;
+    try {
       std::ofstream out(tmp, std::ios::binary);
-      if (!out.write(data.data(), static_cast<std::streamsize>(data.size()))) return;  // a full disk: no cache, still correct
+      written = static_cast<bool>(out.write(data.data(), static_cast<std::streamsize>(data.size())));
+      out.close();
+      written = written && !out.fail();
+    } catch (const std::exception&) {
+      written = false;
     }
-    std::filesystem::rename(tmp, cache_path(name), ec);
-    if (ec) std::filesystem::remove(tmp, ec);
+    if (written) std::filesystem::rename(tmp, cache_path(name), ec);
+    if (!written || ec) std::filesystem::remove(tmp, ec);  // a full disk or a directory in the way: no cache, still correct
   }
 
   std::mutex mu_;
@@ -531,6 +551,7 @@ class Jit {
   std::unique_ptr<llvm::orc::LLJIT> jit_;
   std::unordered_map<std::string, RunFn> loaded_;
   std::string host_;
+  std::string generator_;
   std::string cache_dir_;
   Stats stats_;
 };

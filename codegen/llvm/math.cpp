@@ -90,7 +90,10 @@ llvm::Value* emit_tanh_f32(llvm::IRBuilder<>& b, llvm::Value* x) {
   llvm::Value* p = horner(b, x2, {-5.70498872745E-3, 2.06390887954E-2, -5.37397155531E-2, 1.33314422036E-1,
                                   -3.33332819422E-1});
   llvm::Value* small = b.CreateFAdd(b.CreateFMul(b.CreateFMul(p, x2), x), x);
+  small = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, small, x);  // tanh is odd: keeps -0
   return b.CreateSelect(b.CreateFCmpOGT(z, c(b, 0.625)), big, small);  // NaN takes the polynomial: NaN
 }
+
+const char* math_build_stamp() { return __DATE__ " " __TIME__; }
 
 }  // namespace duet::codegen::jit

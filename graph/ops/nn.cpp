@@ -7,9 +7,7 @@
 namespace duet {
 namespace {
 
-void infer_matmul(InferContext& ctx) {
-  const TensorType& a = ctx.in(0);
-  const TensorType& b = ctx.in(1);
+void matmul_result(InferContext& ctx, const TensorType& a, const TensorType& b) {
   if (a.dtype != b.dtype) ctx.dtype_error(fmt::format("operand dtypes differ: {} x {}", a.str(), b.str()));
   if (a.dtype == DType::b8) ctx.dtype_error(fmt::format("expects numbers, got {} x {}", a.str(), b.str()));
   if (a.shape.rank() < 2 || b.shape.rank() < 2)
@@ -24,13 +22,28 @@ void infer_matmul(InferContext& ctx) {
   ctx.add_result(a.dtype, batch);
 }
 
+void infer_matmul(InferContext& ctx) { matmul_result(ctx, ctx.in(0), ctx.in(1)); }
+
+// The operand as the product reads it: its last two dims swapped when the
+// fused op reads it transposed.
+TensorType maybe_transposed(const TensorType& t, bool transposed) {
+  if (!transposed || t.shape.rank() < 2) return t;
+  TensorType r = t;
+  std::vector<int64_t> d = t.shape.vec();
+  std::swap(d[d.size() - 1], d[d.size() - 2]);
+  r.shape = Shape(d.begin(), d.end());
+  return r;
+}
+
 bool known_activation(const std::string& a) {
   return a == "none" || a == "relu" || a == "tanh" || a == "sigmoid" || a == "gelu";
 }
 
-// fused_matmul(a, b[, bias]) {activation}: act(a @ b + bias), what
-// fuse-matmul-epilogue makes of a matmul, a bias add and an activation. The
-// bias broadcasts to the product's shape without changing it.
+// fused_matmul(a, b[, bias]) {activation, transpose_a, transpose_b}:
+// act(op(a) @ op(b) + bias), op transposing the last two dims when asked:
+// what fuse-matmul-epilogue makes of a matmul, the transposes feeding it, a
+// bias add and an activation. The bias broadcasts to the product's shape
+// without changing it.
 void infer_fused_matmul(InferContext& ctx) {
   if (ctx.num_inputs() < 2 || ctx.num_inputs() > 3)
     ctx.error(fmt::format("expects 2 or 3 operands (a, b, bias), got {}", ctx.num_inputs()));
@@ -38,7 +51,9 @@ void infer_fused_matmul(InferContext& ctx) {
   if (!known_activation(act))
     ctx.error(fmt::format("unknown activation '{}' (none, relu, tanh, sigmoid, gelu)", act));
   if (!is_floating(ctx.in(0).dtype)) ctx.dtype_error(fmt::format("expects a floating dtype, got {}", ctx.operand_types()));
-  infer_matmul(ctx);
+  const bool ta = ctx.attrs().has("transpose_a") && ctx.attrs().get_bool("transpose_a");
+  const bool tb = ctx.attrs().has("transpose_b") && ctx.attrs().get_bool("transpose_b");
+  matmul_result(ctx, maybe_transposed(ctx.in(0), ta), maybe_transposed(ctx.in(1), tb));
   if (ctx.num_inputs() == 3) {
     const TensorType& bias = ctx.in(2);
     const TensorType& out = ctx.results[0];
@@ -98,7 +113,8 @@ void infer_dropout(InferContext& ctx) {
 
 DUET_OP(matmul).traits(kPure).operands(2).infer(infer_matmul);
 DUET_OP(fused_matmul).traits(kPure | kVariadic).operands(-1)
-    .attr("activation", AttrKind::string).infer(infer_fused_matmul)
+    .attr("activation", AttrKind::string).optional_attr("transpose_a", AttrKind::boolean)
+    .optional_attr("transpose_b", AttrKind::boolean).infer(infer_fused_matmul)
     .summary("act(a @ b + bias): a matmul with its epilogue (fuse-matmul-epilogue)");
 DUET_OP(conv2d).traits(kPure).operands(2)
     .attr("stride", AttrKind::integer).attr("padding", AttrKind::integer).infer(infer_conv2d);

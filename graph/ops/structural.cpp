@@ -32,11 +32,11 @@ void infer_print(InferContext& ctx) {}  // only the token result
 DUET_OP(constant).traits(kPure | kStructural | kNotDifferentiable).operands(0)
     .attr("value", AttrKind::dense).infer(infer_constant);
 DUET_OP(print).traits(kSideEffecting | kStructural | kVariadic | kNotDifferentiable).operands(-1)
-    .attr("format", AttrKind::string).infer(infer_print);
+    .optional_attr("format", AttrKind::string).infer(infer_print);
 // cond(pred, captured...) {then} {else}: result types are the regions' yields.
 DUET_OP(cond).traits(kPure | kStructural | kVariadic).operands(-1);
 // while(init...) {cond(vars) -> b8[]} {body(vars) -> vars}
-DUET_OP(while).traits(kPure | kStructural | kVariadic).operands(-1).attr("max_iterations", AttrKind::integer);
+DUET_OP(while).traits(kPure | kStructural | kVariadic).operands(-1).optional_attr("max_iterations", AttrKind::integer);
 // after_all(): a fresh token, where a chain must start without an effect
 // before it (a branch without prints, a loop that prints).
 DUET_OP(after_all).traits(kSideEffecting | kStructural | kNotDifferentiable).operands(0).infer(infer_print);

@@ -64,21 +64,24 @@ DUET_GRAD(matmul) {                                     // g B^T, A^T g, batch d
   const Tensor &a = ctx.in(0), &b = ctx.in(1), &g = ctx.grad();
   return {unbroadcast(matmul(g, transpose(b)), a.shape()), unbroadcast(matmul(transpose(a), g), b.shape())};
 }
-DUET_GRAD(fused_matmul) {  // y = act(z), z = a b + bias: dz = g act'(z), then matmul's rule and the bias's sum
+DUET_GRAD(fused_matmul) {  // y = act(z), z = A B + bias (A, B maybe transposed): dz = g act'(z), then matmul's rule
   const Tensor &a = ctx.in(0), &b = ctx.in(1), &g = ctx.grad(), &y = ctx.result();
   const std::string& act = ctx.attrs.get_string("activation");
+  auto flag = [&](const char* name) { return ctx.attrs.has(name) && ctx.attrs.get_bool(name); };
+  const bool ta = flag("transpose_a"), tb = flag("transpose_b");
+  const Tensor A = ta ? transpose(a) : a, B = tb ? transpose(b) : b;
   Tensor dz = g;
   if (act == "relu") dz = where(y > 0, g, 0);
   else if (act == "tanh") dz = g * (1 - y * y);
   else if (act == "sigmoid") dz = g * y * (1 - y);
   else if (act == "gelu") {  // needs z itself: recomputed
-    Tensor z = ctx.inputs.size() == 3 ? matmul(a, b) + ctx.in(2) : matmul(a, b);
+    Tensor z = ctx.inputs.size() == 3 ? matmul(A, B) + ctx.in(2) : matmul(A, B);
     Tensor cdf = (erf(z * 0.70710678118654752440) + 1) * 0.5;
     Tensor pdf = exp(square(z) * -0.5) * 0.39894228040143267794;
     dz = g * (cdf + z * pdf);
   }
-  std::vector<Tensor> grads{unbroadcast(matmul(dz, transpose(b)), a.shape()),
-                            unbroadcast(matmul(transpose(a), dz), b.shape())};
+  Tensor dA = unbroadcast(matmul(dz, transpose(B)), A.shape()), dB = unbroadcast(matmul(transpose(A), dz), B.shape());
+  std::vector<Tensor> grads{ta ? transpose(dA) : dA, tb ? transpose(dB) : dB};
   if (ctx.inputs.size() == 3) grads.push_back(unbroadcast(dz, ctx.in(2).shape()));
   return grads;
 }

@@ -162,11 +162,13 @@ inline const std::map<std::string, std::vector<Sample>>& samples() {
                     mm}};
     // The op fuse-matmul-epilogue makes; smooth activations, so finite
     // differences never straddle a kink.
-    auto fused = [](const char* act) {
-      return [act](const Inputs& x) {
+    auto fused = [](const char* act, bool ta = false, bool tb = false) {
+      return [act, ta, tb](const Inputs& x) {
         std::vector<const Tensor*> in;
         for (const Tensor& t : x) in.push_back(&t);
         Attrs attrs{{"activation", std::string(act)}};
+        if (ta) attrs.set("transpose_a", true);
+        if (tb) attrs.set("transpose_b", true);
         return dispatch(op_def("fused_matmul"), in.data(), static_cast<int>(in.size()), attrs, SrcLoc())[0];
       };
     };
@@ -177,6 +179,10 @@ inline const std::map<std::string, std::vector<Sample>>& samples() {
          [=] { return Inputs{normal({2, 3, 4}, 129), normal({4, 5}, 134), normal({3, 5}, 135)}; }, fused("gelu")},
         {"[3,4] @ [4,2], sigmoid, no bias", [=] { return pair(normal({3, 4}, 136), normal({4, 2}, 137)); },
          fused("sigmoid")},
+        {"[4,3]^T @ [4,5] + [5], tanh, a transposed",
+         [=] { return Inputs{normal({4, 3}, 141), normal({4, 5}, 142), normal({5}, 143)}; }, fused("tanh", true)},
+        {"[2,3,4] @ [5,4]^T, sigmoid, b transposed", [=] { return pair(normal({2, 3, 4}, 144), normal({5, 4}, 145)); },
+         fused("sigmoid", false, true)},
         {"[3,4] @ [4,2] + [1,2], no activation",
          [=] { return Inputs{normal({3, 4}, 138), normal({4, 2}, 139), normal({1, 2}, 140)}; }, fused("none")}};
     m["conv2d"] = {
