@@ -22,8 +22,12 @@
 // runs no type inference.
 #include <duet/codegen/program.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -60,6 +64,9 @@ struct Step {
   // compiled: the fusion body for the kernel generator, and this step's slot in Plan::runs.
   std::shared_ptr<const jit::BodySpec> body;
   int run_index = -1;
+  // DUET_PROFILE=1: time spent in this step and how often it ran (shown by listing()).
+  mutable std::shared_ptr<std::atomic<int64_t>> profile_ns = std::make_shared<std::atomic<int64_t>>(0);
+  mutable std::shared_ptr<std::atomic<int64_t>> profile_runs = std::make_shared<std::atomic<int64_t>>(0);
 };
 
 // How a compiled fusion walks its iteration space for one tuple of input
@@ -70,7 +77,8 @@ struct CompiledRun {
   std::vector<int64_t> dims;
   std::vector<std::vector<int64_t>> strides;  // per input
   int64_t numel = 0;  // elements; rows for a row reduction
-  int64_t row = -1;   // a row reduction's row length, else -1
+  int64_t row = -1;   // a row or column reduction's row length, else -1
+  std::vector<bool> inner_scalar;  // per input, for reductions: one element repeated along the row
   jit::RunFn fn = nullptr;
 };
 
@@ -84,6 +92,15 @@ struct Plan {
 };
 
 constexpr size_t kAlign = 64;
+
+// DUET_PROFILE=1 times every step (ir(Stage::lowered) then shows the times).
+bool profiling() {
+  static const bool on = [] {
+    const char* v = std::getenv("DUET_PROFILE");
+    return v && std::string(v) == "1";
+  }();
+  return on;
+}
 
 // DUET_JIT=0 runs fusions by stepping through their bodies (for comparison and debugging).
 bool jit_enabled() {
@@ -353,9 +370,15 @@ void Program::Impl::plan_steps(const std::vector<Step>& steps, Plan& plan) const
         for (size_t k = 0; k < step.out.size(); ++k) {
           int s = step.out[k];
           Shape shape = space;
-          if (static_cast<int>(k) == step.body->reduction_yield) {  // the row reduction drops (or keeps as 1) the last dim
-            shape = Shape(space.begin(), space.end() - 1);
-            if (declared[s].tensor.shape.rank() == space.rank()) shape.push_back(1);
+          if (static_cast<int>(k) == step.body->reduction_yield) {
+            const bool keep = declared[s].tensor.shape.rank() == space.rank();
+            if (step.body->columns) {  // every dim but the last reduced: [C], or [1, ..., 1, C]
+              shape = Shape(std::vector<int64_t>(keep ? static_cast<size_t>(space.rank() - 1) : 0, 1));
+              shape.push_back(space.dim(space.rank() - 1));
+            } else {  // the row reduction drops (or keeps as 1) the last dim
+              shape = Shape(space.begin(), space.end() - 1);
+              if (keep) shape.push_back(1);
+            }
           }
           plan.types[s] = TensorType{declared[s].tensor.dtype, shape};
           place(s, plan);
@@ -390,7 +413,7 @@ CompiledRun Program::Impl::compile_rows(const Step& step, const Plan& plan, cons
       int sd = d - (rank - s.rank());
       int64_t dim = sd >= 0 ? s.dim(sd) : 1;
       int64_t st = dim == 1 ? 0 : stride;
-      if (d == rank - 1) scalar[k] = st == 0;
+      if (d == rank - 1) scalar[k] = st == 0;  // read along the row, or one element
       else run.strides[k][static_cast<size_t>(d)] = st;
       stride *= dim;
     }
@@ -398,6 +421,7 @@ CompiledRun Program::Impl::compile_rows(const Step& step, const Plan& plan, cons
   run.numel = 1;
   for (int64_t d : run.dims) run.numel *= d;  // rows
   if (space.numel() == 0 && run.row != 0) run.numel = 0;
+  run.inner_scalar = scalar;
   run.fn = jit::kernel_for(*step.body, scalar).fn;
   return run;
 }
@@ -512,11 +536,83 @@ void copy_slot(Frame& f, int from, int to) {
   if (bytes) std::memmove(f.data[to], f.data[from], bytes);
 }
 
+void run_step(const Step& step, Frame& f, KernelTensor* kin, KernelTensor* kout, std::vector<KernelTensor>& kin_many);
+
+// A column reduction's accumulator: f64 for floating sums (as the eager
+// kernel), else the operand's type; its start and its finish into the output.
+template <class T>
+void column_reduce(const std::string& op, int64_t rows, int64_t count, const std::function<void(char*)>& accumulate,
+                   T* out) {
+  using A = std::conditional_t<std::is_floating_point_v<T>, double, T>;
+  const bool sum = op == "sum" || op == "mean";
+  if (sum) {
+    std::vector<A> acc(static_cast<size_t>(count), A(0));
+    accumulate(reinterpret_cast<char*>(acc.data()));
+    for (int64_t i = 0; i < count; ++i) {
+      T v = T(acc[static_cast<size_t>(i)]);
+      if constexpr (std::is_floating_point_v<T>)
+        if (op == "mean") v = T(double(v) * (1.0 / static_cast<double>(rows)));
+      out[i] = v;
+    }
+    return;
+  }
+  T start = op == "max" ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
+  std::vector<T> acc(static_cast<size_t>(count), start);
+  accumulate(reinterpret_cast<char*>(acc.data()));
+  std::copy(acc.begin(), acc.end(), out);
+}
+
+void run_columns(const Step& step, const CompiledRun& run, const std::vector<char*>& base,
+                 const std::vector<int64_t>& width, int64_t cost, void* out) {
+  const size_t n_in = step.in.size(), n_all = n_in + step.out.size();
+  const int red = step.body->reduction_yield;
+  const jit::BodySpec::Op& op = step.body->ops.back();
+  const int64_t rows = run.numel, cols = run.row;
+  cpu::parallel_for(cols, std::max<int64_t>(16, cpu::kParallelGrain / (cost * std::max<int64_t>(rows, 1))),
+                    [&](int64_t lo, int64_t hi) {
+    auto accumulate = [&](char* acc) {
+      std::vector<char*> ptrs(n_all);
+      for (int64_t r = 0; r < rows; ++r) {
+        int64_t rem = r;
+        for (size_t k = 0; k < n_in; ++k) ptrs[k] = base[k] + (run.inner_scalar[k] ? 0 : lo * width[k]);
+        for (size_t d = run.dims.size(); d-- > 0;) {
+          int64_t i = rem % run.dims[d];
+          rem /= run.dims[d];
+          for (size_t k = 0; k < n_in; ++k) ptrs[k] += i * run.strides[k][d] * width[k];
+        }
+        for (size_t k = n_in; k < n_all; ++k) ptrs[k] = base[k] + (r * cols + lo) * width[k];
+        ptrs[n_in + static_cast<size_t>(red)] = acc;
+        run.fn(ptrs.data(), hi - lo);
+      }
+    };
+    switch (op.operand) {
+      case DType::f32: return column_reduce(op.name, rows, hi - lo, accumulate, static_cast<float*>(out) + lo);
+      case DType::f64: return column_reduce(op.name, rows, hi - lo, accumulate, static_cast<double*>(out) + lo);
+      case DType::i32: return column_reduce(op.name, rows, hi - lo, accumulate, static_cast<int32_t*>(out) + lo);
+      case DType::i64: return column_reduce(op.name, rows, hi - lo, accumulate, static_cast<int64_t*>(out) + lo);
+      case DType::b8: break;
+    }
+  });
+}
+
 void run_steps(const std::vector<Step>& steps, Frame& f) {
-  const Plan& plan = f.plan;
   KernelTensor kin[8], kout[2];
   std::vector<KernelTensor> kin_many;
+  if (!profiling()) {
+    for (const Step& step : steps) run_step(step, f, kin, kout, kin_many);
+    return;
+  }
   for (const Step& step : steps) {
+    auto t0 = std::chrono::steady_clock::now();
+    run_step(step, f, kin, kout, kin_many);
+    *step.profile_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+    ++*step.profile_runs;
+  }
+}
+
+void run_step(const Step& step, Frame& f, KernelTensor* kin, KernelTensor* kout, std::vector<KernelTensor>& kin_many) {
+  const Plan& plan = f.plan;
+  {
     switch (step.kind) {
       case Step::Kind::kernel: {
         const int n_in = static_cast<int>(step.in.size());
@@ -570,7 +666,7 @@ void run_steps(const std::vector<Step>& steps, Frame& f) {
       }
       case Step::Kind::compiled: {
         const CompiledRun& run = plan.runs[static_cast<size_t>(step.run_index)];
-        if (run.numel == 0) break;
+        if (run.numel == 0 && !(run.row >= 0 && step.body->columns)) break;  // an empty column reduction still writes its identity
         const size_t n_in = step.in.size(), n_all = n_in + step.out.size();
         std::vector<char*> base(n_all);
         std::vector<int64_t> width(n_all);
@@ -580,6 +676,10 @@ void run_steps(const std::vector<Step>& steps, Frame& f) {
           width[k] = static_cast<int64_t>(dtype_size(plan.types[s].dtype));
         }
         const int64_t cost = static_cast<int64_t>(step.body->ops.size()) + 1;  // work per element, roughly
+        if (run.row >= 0 && step.body->columns) {  // columns split over the team, each with its accumulator row
+          run_columns(step, run, base, width, cost, f.data[step.out[static_cast<size_t>(step.body->reduction_yield)]]);
+          break;
+        }
         if (run.row >= 0) {  // one kernel call per row
           const int red = step.body->reduction_yield;
           cpu::parallel_for(run.numel, std::max<int64_t>(1, cpu::kParallelGrain / (cost * std::max<int64_t>(run.row, 1))),
@@ -638,7 +738,9 @@ void list_steps(const std::vector<Step>& steps, int depth, int& counter, std::st
                        : st.kind == Step::Kind::print ? "host print"
                                                       : "no-op";
     std::string line = st.text.substr(0, st.text.find('\n'));
-    s += fmt::format("{}step {}: {} {}  // {}\n", pad, counter++, kind, st.op ? st.op->name() : "", line);
+    std::string time;
+    if (int64_t runs = *st.profile_runs) time = fmt::format(" [{:.2f} us avg over {} runs]", *st.profile_ns / 1e3 / runs, runs);
+    s += fmt::format("{}step {}: {} {}{}  // {}\n", pad, counter++, kind, st.op ? st.op->name() : "", time, line);
     if (st.kind == Step::Kind::fusion) list_steps(st.a, depth + 1, counter, s);
     if (st.kind == Step::Kind::compiled) {
       // The body the kernel computes per element, then the kernel itself for

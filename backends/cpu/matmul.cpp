@@ -85,28 +85,58 @@ onednn::Activation activation_of(const KernelContext& ctx) {
   ctx.error("unknown activation '" + a + "'");
 }
 
-// c = act(c + bias) element by element, with the ops' scalar semantics.
-template <class T>
-void epilogue(T* c, const Shape& cs, const T* bias, const Shape* bias_shape, onednn::Activation act) {
-  auto apply = [act](T v) {
-    switch (act) {
-      case onednn::Activation::relu: return scalar_math::relu(v);
-      case onednn::Activation::tanh: return scalar_math::tanh(v);
-      case onednn::Activation::sigmoid: return scalar_math::sigmoid(v);
-      case onednn::Activation::gelu: return scalar_math::gelu(v);
-      case onednn::Activation::none: break;
-    }
-    return v;
-  };
-  const Shape* shapes[2] = {&cs, bias ? bias_shape : &cs};
+// act(v) with the ops' scalar semantics, the activation fixed at compile time
+// so the loops below vectorize.
+template <onednn::Activation A, class T>
+inline T activate(T v) {
+  if constexpr (A == onednn::Activation::relu) return scalar_math::relu(v);
+  else if constexpr (A == onednn::Activation::tanh) return scalar_math::tanh(v);
+  else if constexpr (A == onednn::Activation::sigmoid) return scalar_math::sigmoid(v);
+  else if constexpr (A == onednn::Activation::gelu) return scalar_math::gelu(v);
+  else return v;
+}
+
+// c = act(c + bias). A bias that is a row over the last dim (the dense
+// layer's) runs as rows split over the team; any other broadcast walks the
+// strided plan.
+template <onednn::Activation A, class T>
+void epilogue_as(T* c, const Shape& cs, const T* bias, const Shape* bias_shape) {
+  const int64_t n = cs.rank() > 0 ? cs[-1] : 1, rows = n > 0 ? cs.numel() / n : 0;
+  const bool row_bias = !bias || (bias_shape->rank() > 0 && (*bias_shape)[-1] == n && bias_shape->numel() == n);
+  if (row_bias) {
+    parallel_for(rows, std::max<int64_t>(1, kParallelGrain / 4 / std::max<int64_t>(n, 1)), [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; ++r) {
+        T* row = c + r * n;
+        if (bias) {
+#pragma omp simd
+          for (int64_t j = 0; j < n; ++j) row[j] = activate<A>(scalar_math::add(row[j], bias[j]));
+        } else {
+#pragma omp simd
+          for (int64_t j = 0; j < n; ++j) row[j] = activate<A>(row[j]);
+        }
+      }
+    });
+    return;
+  }
+  const Shape* shapes[2] = {&cs, bias_shape};
   StridedPlan plan = make_plan(cs, shapes, 2);
   parallel_for(cs.numel(), kParallelGrain, [&](int64_t lo, int64_t hi) {
     for_each_run(plan, lo, hi, [&](int64_t out, const int64_t* off, int64_t count) {
       const int64_t bstride = plan.strides[1][plan.rank - 1];
-      for (int64_t i = 0; i < count; ++i)
-        c[out + i] = apply(bias ? scalar_math::add(c[out + i], bias[off[1] + i * bstride]) : c[out + i]);
+      for (int64_t i = 0; i < count; ++i) c[out + i] = activate<A>(scalar_math::add(c[out + i], bias[off[1] + i * bstride]));
     });
   });
+}
+
+template <class T>
+void epilogue(T* c, const Shape& cs, const T* bias, const Shape* bias_shape, onednn::Activation act) {
+  switch (act) {
+    case onednn::Activation::none: return epilogue_as<onednn::Activation::none>(c, cs, bias, bias_shape);
+    case onednn::Activation::relu: return epilogue_as<onednn::Activation::relu>(c, cs, bias, bias_shape);
+    case onednn::Activation::tanh: return epilogue_as<onednn::Activation::tanh>(c, cs, bias, bias_shape);
+    case onednn::Activation::sigmoid: return epilogue_as<onednn::Activation::sigmoid>(c, cs, bias, bias_shape);
+    case onednn::Activation::gelu: return epilogue_as<onednn::Activation::gelu>(c, cs, bias, bias_shape);
+  }
 }
 
 // A's shape with its last two dims swapped.

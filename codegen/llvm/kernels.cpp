@@ -16,6 +16,7 @@
 // two processes writing the same kernel at once each leave a whole file.
 #include <duet/codegen/llvm/kernels.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -237,7 +238,7 @@ std::string body_key(const BodySpec& body, const std::vector<bool>& scalar_input
   }
   k += "yield";
   for (int v : body.yields) k += "," + std::to_string(v);
-  if (body.reduction_yield >= 0) k += ";rows";
+  if (body.reduction_yield >= 0) k += body.columns ? ";cols" : ";rows";
   return k;
 }
 
@@ -285,7 +286,8 @@ std::unique_ptr<llvm::Module> generate(llvm::LLVMContext& ctx, const BodySpec& b
     e.store(value[v], b.CreateGEP(memory_type(ctx, t), base[np + r], i), t, group);
   }
   // A row reduction: an accumulator phi (f64 for floating sums, as the eager
-  // kernel), combined in the loop, finished and stored after it.
+  // kernel), combined in the loop, finished and stored after it. A column
+  // reduction: the accumulator row in memory, combined element by element.
   llvm::PHINode* acc = nullptr;
   llvm::Value* acc_next = nullptr;
   const BodySpec::Op* red = body.reduction_yield >= 0 ? &body.ops.back() : nullptr;
@@ -295,16 +297,31 @@ std::unique_ptr<llvm::Module> generate(llvm::LLVMContext& ctx, const BodySpec& b
     DType t = red->operand;
     acc_type = sum && is_floating(t) ? b.getDoubleTy() : memory_type(ctx, t);
     llvm::Value* x = value[red->in[0]];
-    acc = llvm::PHINode::Create(acc_type, 2, "acc", &*loop->getFirstInsertionPt());
-    acc->addIncoming(reduction_identity(b, red->name, t, acc_type), entry);
+    llvm::Value* slot = nullptr;
+    llvm::Value* prev;
+    if (body.columns) {
+      slot = b.CreateGEP(acc_type, base[np + body.reduction_yield], i);
+      auto* ld = b.CreateLoad(acc_type, slot);
+      ld->setMetadata(llvm::LLVMContext::MD_access_group, group);
+      prev = ld;
+    } else {
+      acc = llvm::PHINode::Create(acc_type, 2, "acc", &*loop->getFirstInsertionPt());
+      acc->addIncoming(reduction_identity(b, red->name, t, acc_type), entry);
+      prev = acc;
+    }
     if (sum) {
       llvm::Value* xv = is_floating(t) ? b.CreateFPExt(x, acc_type) : x;
-      acc_next = is_floating(t) ? b.CreateFAdd(acc, xv) : b.CreateAdd(acc, xv);
+      acc_next = is_floating(t) ? b.CreateFAdd(prev, xv) : b.CreateAdd(prev, xv);
     } else {
       BodySpec::Op pick{red->name == "max" ? ScalarOp::maximum : ScalarOp::minimum, red->name, {}, t, t};
-      acc_next = e.op(pick, {acc, x});
+      acc_next = e.op(pick, {prev, x});
     }
-    acc->addIncoming(acc_next, loop);
+    if (body.columns) {
+      auto* st = b.CreateStore(acc_next, slot);
+      st->setMetadata(llvm::LLVMContext::MD_access_group, group);
+    } else {
+      acc->addIncoming(acc_next, loop);
+    }
   }
   llvm::Value* next = b.CreateAdd(i, b.getInt64(1));
   i->addIncoming(next, loop);
@@ -316,7 +333,7 @@ std::unique_ptr<llvm::Module> generate(llvm::LLVMContext& ctx, const BodySpec& b
   self->replaceOperandWith(0, self);
   br->setMetadata(llvm::LLVMContext::MD_loop, self);
   b.SetInsertPoint(exit);
-  if (red) {
+  if (red && !body.columns) {
     DType t = red->operand;
     llvm::PHINode* result = b.CreatePHI(acc_type, 2);
     result->addIncoming(reduction_identity(b, red->name, t, acc_type), entry);
@@ -559,14 +576,22 @@ class Jit {
 }  // namespace
 
 namespace {
-bool row_reduction(const Node& n) {
+// 1: a reduction over the innermost axis alone; 2: over every axis but the
+// innermost; 0: neither.
+int reduction_kind(const Node& n) {
   const std::string& op = n.name();
-  if (op != "sum" && op != "mean" && op != "max" && op != "min") return false;
+  if (op != "sum" && op != "mean" && op != "max" && op != "min") return 0;
+  if (n.operand(0)->type().tensor.dtype == DType::b8) return 0;
   const Shape& in = n.operand(0)->type().tensor.shape;
-  const std::vector<int64_t>& axes = n.attrs().get_ints("axes");
-  if (in.rank() == 0 || axes.size() != 1) return false;
-  int64_t a = axes[0] < 0 ? axes[0] + in.rank() : axes[0];
-  return a == in.rank() - 1 && n.operand(0)->type().tensor.dtype != DType::b8;
+  std::vector<int64_t> axes = n.attrs().get_ints("axes");
+  if (axes.empty()) return 0;  // every axis
+  for (int64_t& a : axes) a = a < 0 ? a + in.rank() : a;
+  std::sort(axes.begin(), axes.end());
+  if (axes.size() == 1 && axes[0] == in.rank() - 1) return 1;
+  if (static_cast<int>(axes.size()) != in.rank() - 1) return 0;
+  for (size_t k = 0; k < axes.size(); ++k)
+    if (axes[k] != static_cast<int64_t>(k)) return 0;
+  return 2;
 }
 }  // namespace
 
@@ -574,8 +599,8 @@ std::string unsupported(const Graph& body) {
   if (body.results().empty() || body.nodes().empty()) return "no results";
   const Node& last = *body.nodes().back();
   const bool reduces = last.op().has(kReduction);
-  if (reduces && !row_reduction(last))
-    return last.name() + " is not a sum, mean, max or min over the innermost axis alone";
+  if (reduces && reduction_kind(last) == 0)
+    return last.name() + " is not a sum, mean, max or min over the innermost axis alone or every other axis";
   const Shape& space = reduces ? last.operand(0)->type().tensor.shape : body.results()[0]->type().tensor.shape;
   for (const Value* r : body.results())
     if (!(reduces && r == last.result()) && !(r->type().tensor.shape == space)) return "its results differ in shape";
@@ -606,6 +631,7 @@ BodySpec describe(const Graph& body) {
   }
   for (const Value* v : body.results()) spec.yields.push_back(id.at(v));
   if (body.nodes().back()->op().has(kReduction)) {
+    spec.columns = reduction_kind(*body.nodes().back()) == 2;
     const int red = static_cast<int>(spec.params.size() + spec.ops.size()) - 1;
     for (size_t k = 0; k < spec.yields.size(); ++k)
       if (spec.yields[k] == red) spec.reduction_yield = static_cast<int>(k);

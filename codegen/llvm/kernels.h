@@ -22,8 +22,9 @@ using RunFn = void (*)(char* const* ptrs, int64_t n);
 
 // Why a fusion body cannot be compiled ("" when it can): every node but the
 // last must be an elementwise op with scalar semantics the generator knows;
-// the last may be a sum, mean, max or min over the innermost axis alone;
-// every other result must have the iteration shape.
+// the last may be a sum, mean, max or min over the innermost axis alone, or
+// over every axis but the innermost; every other result must have the
+// iteration shape.
 std::string unsupported(const Graph& body);
 
 // A fusion body as the generator needs it, independent of the Graph (which
@@ -40,9 +41,14 @@ struct BodySpec {
   std::vector<DType> params;
   std::vector<Op> ops;
   std::vector<int> yields;
-  // The last op reduces the innermost axis (its `name` says how): -1 if none,
-  // else the index in `yields` of its result.
+  // The last op may be a reduction (its `name` says how): -1 if none, else
+  // the index in `yields` of its result. Rows: over the innermost axis (the
+  // kernel reduces one row and stores one element). Columns: over every axis
+  // but the innermost (the kernel adds one row into an accumulator row the
+  // caller owns: f64 for floating sums, else the operand's type; the caller
+  // starts it at the identity and finishes it).
   int reduction_yield = -1;
+  bool columns = false;
 };
 // Requires unsupported(body) == "".
 BodySpec describe(const Graph& body);
