@@ -82,9 +82,11 @@ const std::vector<Rule>& rules() {
          Value* r = operand_if(n, 0, integral ? is(n.operand(1), 0) : is(n.operand(1), -0.0));
          return r ? r : operand_if(n, 1, integral ? is(n.operand(0), 0) : is(n.operand(0), -0.0));
        }},
-      // neg(neg(x)) -> x
-      {"neg", "neg(neg(x)) -> x", [](Node& n) -> Value* {
+      // neg(neg(x)) -> x for integers; not for floats, where neg is 0 - x and
+      // neg(neg(-0.0)) is +0.0
+      {"neg", "neg(neg(x)) -> x (integers)", [](Node& n) -> Value* {
          Node* inner = n.operand(0)->producer();
+         if (is_floating(n.result()->type().tensor.dtype)) return nullptr;
          return inner && inner->name() == "neg" ? inner->operand(0) : nullptr;
        }},
       // transpose(transpose(x, p), q) -> x when q undoes p

@@ -33,6 +33,7 @@
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/IR/DiagnosticInfo.h>
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/LegacyPassManager.h>
@@ -117,10 +118,11 @@ class Emitter {
       case ScalarOp::gelu: {
         llvm::Value* k = llvm::ConstantFP::get(a->getType(), 0.70710678118654752440);
         llvm::Value* half = llvm::ConstantFP::get(a->getType(), 0.5);
-        llvm::Value* e = libm(t == DType::f32 ? "erff" : "erf", b_.CreateFMul(a, k), true);
+        llvm::Value* arg = b_.CreateFMul(a, k);
+        llvm::Value* e = t == DType::f32 ? emit_erf_f32(b_, arg) : libm("erf", arg, true);
         return b_.CreateFMul(b_.CreateFMul(half, a), b_.CreateFAdd(one(t), e));
       }
-      case ScalarOp::erf: return libm(t == DType::f32 ? "erff" : "erf", a, true);
+      case ScalarOp::erf: return t == DType::f32 ? emit_erf_f32(b_, a) : libm("erf", a, true);
       case ScalarOp::logical_not: return b_.CreateNot(a);
       case ScalarOp::add: return fp ? b_.CreateFAdd(a, x) : b_.CreateAdd(a, x);
       case ScalarOp::sub: return fp ? b_.CreateFSub(a, x) : b_.CreateSub(a, x);
@@ -458,6 +460,13 @@ class Jit {
   std::string compile(const BodySpec& body, const std::vector<bool>& scalar_input, const std::string& name,
                       std::string* ir_out, std::string* asm_out) {
     llvm::LLVMContext ctx;
+    // Remarks and warnings ("loop not vectorized" for a body that calls libm)
+    // are not the user's business; errors still throw below.
+    ctx.setDiagnosticHandlerCallBack(
+        [](const llvm::DiagnosticInfo& info, void*) {
+          if (info.getSeverity() == llvm::DS_Error) throw Error("codegen: LLVM reported an error while compiling a kernel");
+        },
+        nullptr);
     std::unique_ptr<llvm::Module> m = generate(ctx, body, scalar_input, name);
     m->setDataLayout(tm_->createDataLayout());
     m->setTargetTriple(tm_->getTargetTriple().str());

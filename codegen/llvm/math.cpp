@@ -94,6 +94,20 @@ llvm::Value* emit_tanh_f32(llvm::IRBuilder<>& b, llvm::Value* x) {
   return b.CreateSelect(b.CreateFCmpOGT(z, c(b, 0.625)), big, small);  // NaN takes the polynomial: NaN
 }
 
+// erf as scalar_math::poly::erf (graph/scalar.h), step for step.
+llvm::Value* emit_erf_f32(llvm::IRBuilder<>& b, llvm::Value* x) {
+  llvm::Value* a = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
+  llvm::Value* t = b.CreateFMul(a, a);
+  llvm::Value* small = b.CreateFMul(a, horner(b, t, {-9.667044571486996e-06, 0.00011265959025606609, -0.0008484080405535107, 0.005221031807858023, -0.026865430727670243, 0.11283782495236845, -0.3761263846802871, 1.1283791670615435}));
+  llvm::Value* u = b.CreateFMul(b.CreateFSub(a, c(b, 2.5)), c(b, 0.66666666666666667));
+  llvm::Value* q = horner(b, u, {-3.566417876899525e-05, 9.629120195463984e-05, -0.00014741614293549128, 0.000368151097857375, -0.0010136625981274393, 0.0024256389379578133, -0.005568837645570178, 0.012484123148533609, -0.027005458212834586, 0.05611094755697202, -0.11152101793723113, 0.21080635774313639});
+  llvm::Value* large = b.CreateFSub(c(b, 1.0), b.CreateFMul(emit_exp_f32(b, b.CreateFNeg(t)), q));
+  llvm::Value* r = b.CreateSelect(b.CreateFCmpOLT(a, c(b, 1.0)), small,
+                                  b.CreateSelect(b.CreateFCmpOLT(a, c(b, 4.0)), large, c(b, 1.0)));
+  r = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, r, x);
+  return b.CreateSelect(is_nan(b, x), x, r);
+}
+
 const char* math_build_stamp() { return __DATE__ " " __TIME__; }
 
 }  // namespace duet::codegen::jit

@@ -12,6 +12,7 @@ namespace duet::codegen::jit {
 llvm::Value* emit_exp_f32(llvm::IRBuilder<>& b, llvm::Value* x);
 llvm::Value* emit_log_f32(llvm::IRBuilder<>& b, llvm::Value* x);
 llvm::Value* emit_tanh_f32(llvm::IRBuilder<>& b, llvm::Value* x);
+llvm::Value* emit_erf_f32(llvm::IRBuilder<>& b, llvm::Value* x);
 
 // When this file's code was built: part of every kernel's cache key, so a
 // changed generator never loads kernels an older one saved.
