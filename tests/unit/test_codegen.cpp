@@ -455,3 +455,25 @@ TEST_CASE("codegen: NaN in gives NaN out on both paths, and neg(neg(-0)) is +0 o
   Tensor z = from_vector(std::vector<float>{-0.f, 0.f}, {2});
   require_same_bits(function([](Tensor a) { return neg(neg(a)); })(z), neg(neg(z)), {&z});
 }
+
+TEST_CASE("codegen: poly erf is within 3 ulp of libm, and compiled gelu equals eager", "[codegen]") {
+  double worst = 0, at = 0;
+  std::vector<float> xs;
+  for (float x = -6.0f; x < 6.0f; x += 1.0e-4f) xs.push_back(x);
+  for (float x : xs) {
+    const double ref = std::erf(static_cast<double>(x));
+    const float nearest = static_cast<float>(ref);
+    const double ulp = std::fabs(double(std::nextafter(nearest, INFINITY)) - double(nearest));
+    const double err = std::fabs(double(scalar_math::poly::erf(x)) - ref) / ulp;
+    if (err > worst) worst = err, at = x;
+  }
+  INFO("worst " << worst << " ulp at x = " << at);
+  CHECK(worst <= 3.0);
+  CHECK(std::isnan(scalar_math::poly::erf(kNaN)));
+  CHECK(scalar_math::poly::erf(INFINITY) == 1.0f);
+  CHECK(scalar_math::poly::erf(-INFINITY) == -1.0f);
+  CHECK(std::signbit(scalar_math::poly::erf(-0.0f)));
+  Tensor x = from_vector(xs, {static_cast<int64_t>(xs.size())});
+  auto f = function([](Tensor a) { return gelu(a) * 2.f + erf(a); });
+  require_same_bits(f(x), gelu(x) * 2.f + erf(x), {&x});
+}
