@@ -22,12 +22,14 @@ namespace {
 constexpr const char* kUsage =
     "usage: duet-bench [--quick] [--only NAMES] [--threads N] [--json FILE]\n"
     "  --quick        fewer repeats: for development, not for numbers to keep\n"
-    "  --only NAMES   comma-separated subset of W1,W2,W5,add,matmul (default: all);\n"
-    "                 the STREAM triad runs whenever W2 or add does\n"
+    "  --only NAMES   comma-separated subset of W1,W2,W3a,W3b,W4,W5,W5-compile,W6,W7,\n"
+    "                 add,matmul (default: all); the STREAM triad runs whenever W2,\n"
+    "                 W3a, W3b or add does\n"
     "  --threads N    size of the kernel thread team (duet::set_num_threads)\n"
     "  --json FILE    also write the results as JSON (shape: WORKLOADS.md)\n";
 
-const std::vector<std::string> kWorkloadNames = {"W1", "W2", "W5", "add", "matmul"};
+const std::vector<std::string> kWorkloadNames = {"W1", "W2", "W3a", "W3b", "W4",  "W5",
+                                                  "W5-compile", "W6", "W7", "add", "matmul"};
 
 // A mistake on the command line: reported with the usage, exit status 2.
 struct UsageError {
@@ -40,6 +42,9 @@ struct Options {
   int threads = 0;             // 0: duet's default
   std::string json_path;
   bool help = false;
+  // Hidden, for W5-compile's child processes (compile.cpp): time one first
+  // call with the JIT's kernel cache in this directory, print, exit.
+  std::string compile_probe_dir;
 
   bool wants(const std::string& name) const { return only.empty() || only.count(name) > 0; }
 };
@@ -47,9 +52,13 @@ struct Options {
 // Warm-up and timed repeats of each measurement, full and --quick, in one place.
 struct Plan {
   Repeats dispatch, ew_chain, add, triad, matmul, train;
+  Repeats rows;          // W3a, W3b
+  Repeats forward;       // W4, W6, W7 and their floors
+  Repeats compile_disk;  // pairs of child processes (cold, warm-disk), ~0.3 s each; no warm-up
+  Repeats first_call;    // fresh traced W5 steps (warm-memory)
 };
-constexpr Plan kFullPlan{{20, 200}, {2, 15}, {3, 30}, {3, 30}, {3, 30}, {3, 30}};
-constexpr Plan kQuickPlan{{5, 30}, {1, 3}, {1, 5}, {1, 5}, {1, 5}, {1, 5}};
+constexpr Plan kFullPlan{{20, 200}, {2, 15}, {3, 30}, {3, 30}, {3, 30}, {3, 30}, {3, 30}, {3, 30}, {0, 5}, {1, 10}};
+constexpr Plan kQuickPlan{{5, 30}, {1, 3}, {1, 5}, {1, 5}, {1, 5}, {1, 5}, {1, 5}, {1, 5}, {0, 1}, {1, 3}};
 
 int parse_threads(const std::string& text) {
   size_t used = 0;
@@ -104,6 +113,8 @@ Options parse_options(int argc, char** argv) {
       o.only = parse_only(take_value());
     } else if (arg == "--threads") {
       o.threads = parse_threads(take_value());
+    } else if (arg == "--compile-probe") {
+      o.compile_probe_dir = take_value();
     } else if (arg == "--json") {
       o.json_path = take_value();
       if (o.json_path.empty()) throw UsageError{"--json needs a file name"};
@@ -137,7 +148,7 @@ Report run(const Options& o) {
     add_row(report, "W1", "eager", "us_per_op", dispatch_eager(plan.dispatch));
     add_row(report, "W1", "traced", "us_per_op", dispatch_traced(plan.dispatch));
   }
-  if (o.wants("W2") || o.wants("add")) {
+  if (o.wants("W2") || o.wants("W3a") || o.wants("W3b") || o.wants("add")) {
     progress("STREAM triad");
     Summary t = triad(plan.triad);
     report.machine.triad_gbps = t.median;
@@ -146,18 +157,54 @@ Report run(const Options& o) {
       add_row(report, "W2", "eager", "gbps", ew_chain_eager(plan.ew_chain));
       add_row(report, "W2", "traced", "gbps", ew_chain_traced(plan.ew_chain)).floor_workload = "W2";
     }
-    // The triad is W2's floor; without W2 it stays in the table, as add's.
+    // The triad is W2's floor, and W3's; without W2 it stays in the table
+    // for the others (the JSON has it as machine.triad_gbps).
     add_row(report, "W2", "floor", "gbps", t).in_json = o.wants("W2");
+    if (o.wants("W3a")) {
+      progress("W3a softmax");
+      add_row(report, "W3a", "eager", "gbps", softmax_eager(plan.rows)).floor_workload = "W2";
+      add_row(report, "W3a", "traced", "gbps", softmax_traced(plan.rows)).floor_workload = "W2";
+    }
+    if (o.wants("W3b")) {
+      progress("W3b layernorm");
+      add_row(report, "W3b", "eager", "gbps", layernorm_eager(plan.rows)).floor_workload = "W2";
+      add_row(report, "W3b", "traced", "gbps", layernorm_traced(plan.rows)).floor_workload = "W2";
+    }
     if (o.wants("add")) {
       progress("add-2^24");
       add_row(report, "add-2^24", "eager", "gbps", add_eager(plan.add)).floor_workload = "W2";
     }
+  }
+  if (o.wants("W4")) {
+    progress("W4 mlp-infer");
+    add_row(report, "W4", "eager", "ms", mlp_infer_eager(plan.forward));
+    add_row(report, "W4", "traced", "ms", mlp_infer_traced(plan.forward));
+    add_row(report, "W4", "floor", "ms", mlp_infer_floor(plan.forward));
   }
   if (o.wants("W5")) {
     progress("W5 mlp-train");
     add_row(report, "W5", "eager", "ms_per_step", mlp_train_eager(plan.train));
     add_row(report, "W5", "traced", "ms_per_step", mlp_train_traced(plan.train));
     add_row(report, "W5", "floor", "ms_per_step", mlp_train_floor(plan.train));
+  }
+  if (o.wants("W5-compile")) {
+    progress("W5-compile");
+    DiskCompileTimes disk = compile_from_disk(plan.compile_disk, num_threads());
+    add_row(report, "W5-compile", "cold", "ms", disk.cold);
+    add_row(report, "W5-compile", "warm-disk", "ms", disk.warm_disk);
+    add_row(report, "W5-compile", "warm-memory", "ms", compile_warm_memory(plan.first_call));
+  }
+  if (o.wants("W6")) {
+    progress("W6 rnn-small");
+    add_row(report, "W6", "eager", "ms", rnn_eager(plan.forward));
+    add_row(report, "W6", "traced", "ms", rnn_traced(plan.forward));
+    add_row(report, "W6", "floor", "ms", rnn_floor(plan.forward));
+  }
+  if (o.wants("W7")) {
+    progress("W7 cnn");
+    add_row(report, "W7", "eager", "ms", cnn_eager(plan.forward));
+    add_row(report, "W7", "traced", "ms", cnn_traced(plan.forward));
+    add_row(report, "W7", "floor", "ms", cnn_floor(plan.forward));
   }
   if (o.wants("matmul")) {
     progress("matmul-1024");
@@ -189,6 +236,10 @@ int main(int argc, char** argv) {
   try {
     if (!options.json_path.empty()) check_writable(options.json_path);
     if (options.threads > 0) duet::set_num_threads(options.threads);
+    if (!options.compile_probe_dir.empty()) {
+      compile_probe(options.compile_probe_dir);
+      return 0;
+    }
     Report report = run(options);
     print_table(report, std::cout);
     if (!options.json_path.empty()) {

@@ -82,7 +82,7 @@ void print_table(const Report& report, std::ostream& out) {
                      m.triad_gbps ? number(*m.triad_gbps) + " GB/s" : "not measured",
                      m.matmul_gflops ? number(*m.matmul_gflops) + " GFLOP/s" : "not measured");
 
-  constexpr const char* kLine = "{:<12} {:<7} {:<10} {:>9} {:>9} {:>9} {:>13} {:>9}\n";
+  constexpr const char* kLine = "{:<12} {:<11} {:<11} {:>9} {:>9} {:>9} {:>13} {:>9}\n";
   out << fmt::format(kLine, "workload", "mode", "metric", "median", "min", "max", "traced/eager", "vs floor");
   for (const Row& r : report.rows) {
     std::string median = r.value ? number(r.value->median) : "n/a";
@@ -92,7 +92,9 @@ void print_table(const Report& report, std::ostream& out) {
                        floor_column(report, r));
   }
   out << "\nRatios compare medians by speed, higher is better. vs floor: share of the floor's speed, the floor\n"
-         "being measured in this run (STREAM triad for W2 and add-2^24, oneDNN called directly for matmul).\n";
+         "being measured in this run: the STREAM triad for W2, W3a, W3b and add-2^24; for W4-W7 and matmul,\n"
+         "the workload's matmuls and convolutions alone, oneDNN called directly. W5-compile: the first call\n"
+         "of a fresh traced W5 step, kernels compiled (cold), from the disk cache, or already in memory.\n";
 
   const Row* duet_mm = find_row(report, "matmul-1024", "eager");
   const Row* dnnl_mm = find_row(report, "matmul-1024", "floor");

@@ -1,15 +1,16 @@
 // W5 mlp-train: one training step of WORKLOADS.md's recipe (Fashion-MNIST,
 // batch 128, MLP 784-256-10 relu, softmax cross-entropy, SGD 0.1), eager and
 // as one traced function, and its floor: the step's five matmuls alone,
-// straight through oneDNN on the same shapes.
+// straight through oneDNN on the same shapes. Also the first calls of fresh
+// traced steps, which W5-compile times (compile.cpp).
 #include "workloads.h"
 
-#include <cmath>
+#include <chrono>
 #include <vector>
 
 #include <fmt/format.h>
-#include <oneapi/dnnl/dnnl.hpp>
 
+#include <duet/codegen/llvm/kernels.h>
 #include <duet/duet.h>
 
 namespace duet::bench {
@@ -41,6 +42,14 @@ struct Recipe {
   }
 };
 
+// A step's loss is a cross-entropy over 10 classes: positive, and far below
+// 10 unless the step computed garbage.
+void check_loss(const char* what, const Tensor& loss) {
+  double l = loss.item<float>();
+  if (!(l > 0 && l < 10)) throw Error(fmt::format("{}: the loss is {}", what, l));
+  consume(l);
+}
+
 Summary run(const Repeats& r, bool traced) {
   Recipe recipe;
   FunctionOptions options;
@@ -54,11 +63,7 @@ Summary run(const Repeats& r, bool traced) {
     for (auto& [x, y] : batches) loss = traced ? traced_step(x, y) : recipe.step(x, y);
     return loss;
   };
-  auto check = [&](const Tensor& loss) {
-    double l = loss.item<float>();
-    if (!(l > 0 && l < 10)) throw Error(fmt::format("W5 {}: the loss is {}", traced ? "traced" : "eager", l));
-    consume(l);
-  };
+  auto check = [&](const Tensor& loss) { check_loss(traced ? "W5 traced" : "W5 eager", loss); };
   auto seconds = time_repeats(r, body, check);
   if (traced && traced_step.trace_count() != 1) throw Error("W5 traced: the step was traced more than once");
   return summarize_as(seconds, [](double s) { return s * 1e3 / kStepsPerSample; });
@@ -70,51 +75,34 @@ Summary mlp_train_eager(const Repeats& r) { return run(r, false); }
 Summary mlp_train_traced(const Repeats& r) { return run(r, true); }
 
 Summary mlp_train_floor(const Repeats& r) {
-  // (M, K, N) of each matmul of a step: two forward, three backward.
-  const int64_t shapes[5][3] = {{128, 784, 256}, {128, 256, 10}, {256, 128, 10}, {128, 10, 256}, {784, 128, 256}};
-  try {
-    dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-    dnnl::stream stream(engine);
-    struct Mm {
-      dnnl::matmul prim;
-      std::vector<float> a, b, c;
-      dnnl::memory ma, mb, mc;
-    };
-    std::vector<Mm> mms;
-    for (const auto& s : shapes) {
-      using md = dnnl::memory::desc;
-      md a({s[0], s[1]}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::ab);
-      md b({s[1], s[2]}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::ab);
-      md c({s[0], s[2]}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::ab);
-      Mm m{dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), engine)),
-           std::vector<float>(static_cast<size_t>(s[0] * s[1]), 0.5f),
-           std::vector<float>(static_cast<size_t>(s[1] * s[2]), 0.25f),
-           std::vector<float>(static_cast<size_t>(s[0] * s[2])), {}, {}, {}};
-      m.ma = dnnl::memory(a, engine, m.a.data());
-      m.mb = dnnl::memory(b, engine, m.b.data());
-      m.mc = dnnl::memory(c, engine, m.c.data());
-      mms.push_back(std::move(m));
-    }
-    auto body = [&] {
-      for (int i = 0; i < kStepsPerSample; ++i)
-        for (Mm& m : mms) {
-          m.prim.execute(stream, {{DNNL_ARG_SRC, m.ma}, {DNNL_ARG_WEIGHTS, m.mb}, {DNNL_ARG_DST, m.mc}});
-          stream.wait();
-        }
-      return 0;
-    };
-    auto check = [&](int) {
-      for (size_t k = 0; k < mms.size(); ++k) {
-        double want = 0.5 * 0.25 * static_cast<double>(shapes[k][1]);
-        if (std::fabs(mms[k].c[0] - want) > 1e-3 * want) throw Error("W5 floor: a oneDNN matmul is wrong");
-        consume(mms[k].c[0]);
-      }
-    };
-    auto seconds = time_repeats(r, body, check);
-    return summarize_as(seconds, [](double s) { return s * 1e3 / kStepsPerSample; });
-  } catch (const dnnl::error& e) {
-    throw Error(fmt::format("W5 floor: oneDNN failed: {}", e.what()));
+  // Two forward matmuls, then three backward: dW2 = h^T dlogits, dh = dlogits W2^T, dW1 = x^T dh.
+  const std::vector<DirectOp> step = {DirectOp::matmul(128, 784, 256), DirectOp::matmul(128, 256, 10),
+                                      DirectOp::matmul(256, 128, 10), DirectOp::matmul(128, 10, 256),
+                                      DirectOp::matmul(784, 128, 256)};
+  return onednn_floor("W5 floor", step, r, kStepsPerSample);
+}
+
+std::vector<FirstCall> mlp_train_first_calls(int count) {
+  Recipe recipe;
+  auto [x, y] = recipe.batch();
+  check_loss("W5 first call, eager", recipe.step(x, y));
+  std::vector<FirstCall> calls;
+  for (int i = 0; i < count; ++i) {
+    FunctionOptions options;
+    options.name = "w5_train_step";
+    auto fresh = function([&recipe](Tensor x, Tensor y) { return recipe.step(x, y); }, options);
+    // Reading the counters starts the JIT (about 1 ms, once per process)
+    // before the clock does: the figure is the call's own cost.
+    codegen::jit::Stats before = codegen::jit::stats();
+    auto start = std::chrono::steady_clock::now();
+    Tensor loss = fresh(x, y);
+    auto stop = std::chrono::steady_clock::now();
+    codegen::jit::Stats after = codegen::jit::stats();
+    check_loss("W5 first call, traced", loss);
+    calls.push_back({std::chrono::duration<double, std::milli>(stop - start).count(), after.compiled - before.compiled,
+                     after.disk_hits - before.disk_hits});
   }
+  return calls;
 }
 
 }  // namespace duet::bench

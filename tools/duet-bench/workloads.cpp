@@ -14,8 +14,6 @@ namespace {
 
 constexpr int kDispatchOps = 1000;
 
-const float* floats(const Tensor& t) { return static_cast<const float*>(t.data_ptr()); }
-
 volatile double g_sink = 0;
 
 }  // namespace
