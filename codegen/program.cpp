@@ -64,6 +64,7 @@ struct Step {
   // compiled: the fusion body for the kernel generator, and this step's slot in Plan::runs.
   std::shared_ptr<const jit::BodySpec> body;
   int run_index = -1;
+  int64_t body_cost = 1;  // rough work per element: 1 per op, 20 per transcendental (for the parallel split)
   // DUET_PROFILE=1: time spent in this step and how often it ran (shown by listing()).
   mutable std::shared_ptr<std::atomic<int64_t>> profile_ns = std::make_shared<std::atomic<int64_t>>(0);
   mutable std::shared_ptr<std::atomic<int64_t>> profile_runs = std::make_shared<std::atomic<int64_t>>(0);
@@ -230,6 +231,12 @@ void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps, bo
       // One compiled kernel call per contiguous run (codegen/llvm).
       step.kind = Step::Kind::compiled;
       step.body = std::make_shared<const jit::BodySpec>(jit::describe(*n.region(0)));
+      for (const jit::BodySpec::Op& op : step.body->ops) {
+        const bool heavy = op.scalar == ScalarOp::exp || op.scalar == ScalarOp::log || op.scalar == ScalarOp::tanh ||
+                           op.scalar == ScalarOp::sigmoid || op.scalar == ScalarOp::gelu || op.scalar == ScalarOp::erf ||
+                           op.scalar == ScalarOp::pow;
+        step.body_cost += heavy ? 20 : 1;
+      }
       step.run_index = num_runs++;
     } else if (name == "fusion") {
       // Not compilable (a reduction inside, say): the body's steps, its parameters aliasing the operands.
@@ -675,7 +682,7 @@ void run_step(const Step& step, Frame& f, KernelTensor* kin, KernelTensor* kout,
           base[k] = static_cast<char*>(f.data[s]);
           width[k] = static_cast<int64_t>(dtype_size(plan.types[s].dtype));
         }
-        const int64_t cost = static_cast<int64_t>(step.body->ops.size()) + 1;  // work per element, roughly
+        const int64_t cost = step.body_cost;  // work per element, roughly
         if (run.row >= 0 && step.body->columns) {  // columns split over the team, each with its accumulator row
           run_columns(step, run, base, width, cost, f.data[step.out[static_cast<size_t>(step.body->reduction_yield)]]);
           break;

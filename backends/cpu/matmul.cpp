@@ -118,6 +118,13 @@ void epilogue_as(T* c, const Shape& cs, const T* bias, const Shape* bias_shape) 
     });
     return;
   }
+  if (bias_shape->numel() == cs.numel()) {  // a bias of the product's own shape (h Wh + x Wx in an RNN cell)
+    parallel_for(cs.numel(), kParallelGrain, [&](int64_t lo, int64_t hi) {
+#pragma omp simd
+      for (int64_t i = lo; i < hi; ++i) c[i] = activate<A>(scalar_math::add(c[i], bias[i]));
+    });
+    return;
+  }
   const Shape* shapes[2] = {&cs, bias_shape};
   StridedPlan plan = make_plan(cs, shapes, 2);
   parallel_for(cs.numel(), kParallelGrain, [&](int64_t lo, int64_t hi) {

@@ -10,6 +10,7 @@
 // user-managed scratchpad, and each execution passes a per-thread buffer.
 #include <duet/backends/cpu/onednn.h>
 
+#include <array>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -121,27 +122,75 @@ dims swapped_last_two(dims d) {
   return d;
 }
 
+// NOTE [oneDNN call overhead]
+// A small matmul (the RNN cell's [32,128] x [128,128]) runs in about 3 us, so
+// the call around it matters: building dims vectors, a locked map lookup,
+// three dnnl::memory objects and an argument map cost about as much. Each
+// thread therefore keeps, per shape, the primitive bound to its memory
+// objects, its scratchpad and its argument map, and a call only re-points the
+// three data handles. The key is a fixed array (no allocation per call).
+struct MatmulKey {
+  std::array<int64_t, 4 + 2 * Shape::kMaxRank> v{};
+  bool operator==(const MatmulKey& o) const { return v == o.v; }
+};
+struct MatmulKeyHash {
+  size_t operator()(const MatmulKey& k) const {
+    uint64_t h = 1469598103934665603ull;
+    for (int64_t x : k.v) h = (h ^ static_cast<uint64_t>(x)) * 1099511628211ull;
+    return static_cast<size_t>(h);
+  }
+};
+struct BoundMatmul {
+  std::shared_ptr<Cached<dnnl::matmul>> prim;
+  dnnl::memory a, b, c;
+  std::vector<uint8_t> scratch;
+  std::unordered_map<int, dnnl::memory> args;
+};
+
+BoundMatmul& bound_matmul(const Shape& as, bool ta, const Shape& bs, bool tb, const Shape& cs) {
+  MatmulKey key;
+  size_t i = 0;
+  key.v[i++] = cs.rank();
+  key.v[i++] = ta * 2 + tb;
+  key.v[i++] = as.rank();
+  for (int64_t d : as) key.v[i++] = d;
+  key.v[i++] = bs.rank();
+  for (int64_t d : bs) key.v[i++] = d;
+  thread_local std::unordered_map<MatmulKey, std::unique_ptr<BoundMatmul>, MatmulKeyHash> bound;
+  auto it = bound.find(key);
+  if (it != bound.end()) return *it->second;
+  size_t rank = static_cast<size_t>(cs.rank());
+  dims ad = padded(as, rank), bd = padded(bs, rank), cd = padded(cs, rank);
+  if (ta) ad = swapped_last_two(ad);  // logical dims
+  if (tb) bd = swapped_last_two(bd);
+  static Cache<dnnl::matmul> cache;
+  std::vector<int64_t> shared_key(key.v.begin(), key.v.end());
+  auto m = std::make_unique<BoundMatmul>();
+  m->prim = cache.get(shared_key, [&] {
+    dnnl::matmul::desc desc(operand(ad, ta), operand(bd, tb), plain(cd));
+    return dnnl::matmul::primitive_desc(desc, user_scratchpad(), engine());
+  });
+  m->a = dnnl::memory(operand(ad, ta), engine(), nullptr);
+  m->b = dnnl::memory(operand(bd, tb), engine(), nullptr);
+  m->c = dnnl::memory(plain(cd), engine(), nullptr);
+  m->scratch.resize(m->prim->scratch.get_size());
+  m->args = {{DNNL_ARG_SRC, m->a}, {DNNL_ARG_WEIGHTS, m->b}, {DNNL_ARG_DST, m->c},
+             {DNNL_ARG_SCRATCHPAD, dnnl::memory(m->prim->scratch, engine(), m->scratch.data())}};
+  if (bound.size() > 1024) bound.clear();  // many shapes: start over rather than grow without bound
+  return *bound.emplace(key, std::move(m)).first->second;
+}
+
 }  // namespace
 
 void matmul_f32(const float* a, const Shape& as, bool ta, const float* b, const Shape& bs, bool tb, float* c,
                 const Shape& cs) {
   try {
-    size_t rank = static_cast<size_t>(cs.rank());
-    dims ad = padded(as, rank), bd = padded(bs, rank), cd = padded(cs, rank);
-    if (ta) ad = swapped_last_two(ad);  // logical dims
-    if (tb) bd = swapped_last_two(bd);
-    static Cache<dnnl::matmul> cache;
-    std::vector<int64_t> key{static_cast<int64_t>(rank), ta, tb};
-    key.insert(key.end(), ad.begin(), ad.end());
-    key.insert(key.end(), bd.begin(), bd.end());
-    auto prim = cache.get(key, [&] {
-      dnnl::matmul::desc desc(operand(ad, ta), operand(bd, tb), plain(cd));
-      return dnnl::matmul::primitive_desc(desc, user_scratchpad(), engine());
-    });
-    dnnl::memory ma(operand(ad, ta), engine(), const_cast<float*>(a));
-    dnnl::memory mb(operand(bd, tb), engine(), const_cast<float*>(b));
-    dnnl::memory mc(plain(cd), engine(), c);
-    execute(*prim, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
+    BoundMatmul& m = bound_matmul(as, ta, bs, tb, cs);
+    m.a.set_data_handle(const_cast<float*>(a));
+    m.b.set_data_handle(const_cast<float*>(b));
+    m.c.set_data_handle(c);
+    m.prim->prim.execute(stream(), m.args);
+    stream().wait();
   } catch (const dnnl::error& e) {
     rethrow(e, "matmul");
   }
