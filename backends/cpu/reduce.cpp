@@ -180,6 +180,40 @@ void argmax_kernel(KernelContext& ctx) {
   });
 }
 
+// One contiguous row: max (NaN propagates), then exp(x - max) with its sum
+// in f64, then the scale (softmax) or the log of the sum (log_softmax).
+// Every pass is a simd loop; f32 exp is duet's polynomial, so it vectorizes.
+template <bool kLog, class T>
+void contiguous_softmax(const T* x, T* y, int64_t n) {
+  T mx = -std::numeric_limits<T>::infinity();
+  int nan = 0;
+#pragma omp simd reduction(max : mx) reduction(| : nan)
+  for (int64_t j = 0; j < n; ++j) {
+    mx = x[j] > mx ? x[j] : mx;
+    nan |= x[j] != x[j];
+  }
+  T m = nan ? std::numeric_limits<T>::quiet_NaN() : mx;
+  if (m == -std::numeric_limits<T>::infinity()) m = 0;  // all -inf: avoid inf - inf
+  double total = 0;
+  if (kLog) {
+#pragma omp simd reduction(+ : total)
+    for (int64_t j = 0; j < n; ++j) total += double(scalar_math::exp(T(x[j] - m)));
+    T lse = T(std::log(total));
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) y[j] = x[j] - m - lse;
+  } else {
+#pragma omp simd reduction(+ : total)
+    for (int64_t j = 0; j < n; ++j) {
+      T e = scalar_math::exp(T(x[j] - m));
+      y[j] = e;
+      total += double(e);
+    }
+    T inv = T(1.0 / total);
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) y[j] *= inv;
+  }
+}
+
 template <bool kLog>
 void softmax_kernel(KernelContext& ctx) {
   AxisSplit a = split_at(*ctx.in(0).shape, ctx.attrs.get_int("axis"));
@@ -194,6 +228,10 @@ void softmax_kernel(KernelContext& ctx) {
           const T* x = in + o * a.n * a.inner + i;
           T* y = out + o * a.n * a.inner + i;
           const int64_t s = a.inner;
+          if (s == 1) {  // a contiguous row: vectorized passes
+            contiguous_softmax<kLog>(x, y, a.n);
+            continue;
+          }
           T m = -std::numeric_limits<T>::infinity();
           for (int64_t j = 0; j < a.n; ++j) m = scalar_math::maximum(m, x[j * s]);
           if (m == -std::numeric_limits<T>::infinity()) m = 0;  // all -inf: avoid inf - inf

@@ -36,7 +36,9 @@ llvm::Value* pow2i(llvm::IRBuilder<>& b, llvm::Value* k) {
 llvm::Value* emit_exp_f32(llvm::IRBuilder<>& b, llvm::Value* x0) {
   // exp(x) = 2^n * exp(r), n = round(x / ln2), |r| <= ln2/2.
   llvm::Value* x = clamp(b, x0, -104.0, 89.0);
-  llvm::Value* fx = b.CreateUnaryIntrinsic(llvm::Intrinsic::floor, b.CreateFAdd(b.CreateFMul(x, c(b, 1.44269504088896341)), c(b, 0.5)));
+  // n = x / ln2 rounded to nearest by adding and subtracting 1.5 * 2^23, as scalar.h.
+  llvm::Value* fx = b.CreateFSub(b.CreateFAdd(b.CreateFMul(x, c(b, 1.44269504088896341)), c(b, 12582912.0)),
+                                 c(b, 12582912.0));
   llvm::Value* r = b.CreateFSub(x, b.CreateFMul(fx, c(b, 0.693359375)));
   r = b.CreateFSub(r, b.CreateFMul(fx, c(b, -2.12194440e-4)));
   llvm::Value* z = b.CreateFMul(r, r);
