@@ -159,6 +159,49 @@ struct Grouping {
     return "";
   }
 
+  // A value one group exports only because another group reads it, made by
+  // one cheap op (add, sub, mul, ...) of values from outside its group, is
+  // recomputed in the reader instead (a clone of the op, placed before its
+  // user): reading two inputs again costs less than writing the value out and
+  // reading it back. Layernorm's x - mean, for one.
+  void duplicate_cheap_producers() {
+    for (size_t h = 0; h < groups.size(); ++h) {
+      Group& H = groups[h];
+      if (!H.alive) continue;
+      for (size_t k = 0; k < H.members.size(); ++k) {
+        Node* n = H.members[k];
+        for (int i = 0; i < n->num_operands(); ++i) {
+          Node* m = n->operand(i)->producer();
+          if (!m || m->parent() != &g || !group_of.count(m) || group_of.at(m) == h) continue;
+          const Group& G = groups[group_of.at(m)];
+          if (!G.alive || G.members.size() < 2 || !cheap(*m) || m == G.members.back()) continue;
+          bool leaf = true;  // m's operands come from outside G
+          for (Value* v : m->operands()) leaf = leaf && !(v->producer() && G.set.count(v->producer()));
+          if (!leaf) continue;
+          Node* clone = g.create(m->op(), m->operands(), {m->result()->type()}, m->attrs(), m->loc(), n);
+          n->set_operand(i, clone->result());
+          position[clone] = position.at(n);  // just before n: same slot, inserted before it below
+          group_of[clone] = h;
+          H.set.insert(clone);
+          H.members.insert(H.members.begin() + static_cast<long>(k), clone);
+          ++k;
+          ctx.stat("cheap producers recomputed");
+          ctx.remark(fmt::format("fuse-elementwise: {} is recomputed where it is read instead of exported", print_node(*m)));
+        }
+      }
+    }
+  }
+
+  static bool cheap(const Node& n) {
+    switch (n.op().scalar_op()) {
+      case ScalarOp::add: case ScalarOp::sub: case ScalarOp::mul: case ScalarOp::neg: case ScalarOp::abs:
+      case ScalarOp::square: case ScalarOp::maximum: case ScalarOp::minimum: case ScalarOp::relu:
+        return fusible(n);
+      default:
+        return false;
+    }
+  }
+
   void merge_siblings() {
     std::unordered_map<const Value*, std::vector<size_t>> readers;  // input -> groups reading it, in order
     for (size_t i = 0; i < groups.size(); ++i) {
@@ -248,6 +291,7 @@ int fuse_graph(Graph& g, PassContext& ctx) {
   Grouping grouping{g, ctx, {}, {}, {}};
   grouping.scan();
   grouping.merge_siblings();
+  grouping.duplicate_cheap_producers();
   int fused = 0;
   for (const Group& G : grouping.groups) {
     if (!G.alive || G.members.size() < 2) continue;

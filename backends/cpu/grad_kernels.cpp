@@ -21,7 +21,7 @@ void scatter_add_kernel(KernelContext& ctx) {
       ctx.error("no CPU kernel for b8");
     } else {
       T* out = ctx.out(0).ptr<T>();
-      std::memcpy(out, ctx.in(0).data, static_cast<size_t>(ctx.in(0).numel()) * sizeof(T));
+      if (ctx.in(0).numel() > 0) std::memcpy(out, ctx.in(0).data, static_cast<size_t>(ctx.in(0).numel()) * sizeof(T));
       const T* upd = ctx.in(2).ptr<T>();
       for (int64_t o = 0; o < outer; ++o)
         for (int64_t i = 0; i < count; ++i) {

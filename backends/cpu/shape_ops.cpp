@@ -114,6 +114,7 @@ void concat_kernel(KernelContext& ctx) {
   for (int k = 0; k < ctx.num_inputs; ++k) {
     int64_t chunk = ctx.in(k).shape->dim(axis) * inner;
     const char* src = static_cast<const char*>(ctx.in(k).data);
+    if (chunk == 0) continue;  // an empty input (its data may be null)
     for (int64_t o = 0; o < outer; ++o)
       std::memcpy(dst + (o * out_row + col) * esize, src + o * chunk * esize, static_cast<size_t>(chunk) * esize);
     col += chunk;
@@ -133,6 +134,7 @@ void slice_kernel(KernelContext& ctx) {
   size_t esize = dtype_size(ctx.in(0).dtype);
   const char* src = static_cast<const char*>(ctx.in(0).data);
   char* dst = static_cast<char*>(ctx.out(0).data);
+  if (len * inner == 0) return;  // nothing to copy (and the buffers may be null)
   for (int64_t o = 0; o < outer; ++o)
     std::memcpy(dst + o * len * inner * esize, src + (o * n + begin) * inner * esize,
                 static_cast<size_t>(len * inner) * esize);
