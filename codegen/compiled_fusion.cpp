@@ -117,6 +117,21 @@ void run_columns(const jit::BodySpec& body, const CompiledRun& run, const std::v
   });
 }
 
+// An input's stride (in elements) along each dim of `space`, 0 where the
+// input is broadcast.
+std::vector<int64_t> broadcast_strides(const Shape& s, const Shape& space) {
+  const int rank = space.rank();
+  std::vector<int64_t> st(static_cast<size_t>(rank));
+  int64_t stride = 1;
+  for (int d = rank - 1; d >= 0; --d) {
+    int sd = d - (rank - s.rank());
+    int64_t dim = sd >= 0 ? s.dim(sd) : 1;
+    st[static_cast<size_t>(d)] = dim == 1 ? 0 : stride;
+    stride *= dim;
+  }
+  return st;
+}
+
 // A row reduction's walk: `dims` and `strides` span the rows (every dim but
 // the last, unmerged), `row` is the last dim's extent; an input is read along
 // the row or repeats one element.
@@ -130,16 +145,9 @@ CompiledRun plan_rows(const jit::BodySpec& body, const std::vector<const Shape*>
   std::vector<bool> scalar(n_in);
   run.strides.assign(n_in, std::vector<int64_t>(run.dims.size(), 0));
   for (size_t k = 0; k < n_in; ++k) {
-    const Shape& s = *inputs[k];
-    int64_t stride = 1;
-    for (int d = rank - 1; d >= 0; --d) {
-      int sd = d - (rank - s.rank());
-      int64_t dim = sd >= 0 ? s.dim(sd) : 1;
-      int64_t st = dim == 1 ? 0 : stride;
-      if (d == rank - 1) scalar[k] = st == 0;  // read along the row, or one element
-      else run.strides[k][static_cast<size_t>(d)] = st;
-      stride *= dim;
-    }
+    std::vector<int64_t> st = broadcast_strides(*inputs[k], space);
+    scalar[k] = st.back() == 0;  // read along the row, or one element
+    for (int d = 0; d + 1 < rank; ++d) run.strides[k][static_cast<size_t>(d)] = st[static_cast<size_t>(d)];
   }
   run.numel = 1;
   for (int64_t d : run.dims) run.numel *= d;  // rows
@@ -156,17 +164,8 @@ CompiledRun plan_compiled(const jit::BodySpec& body, const std::vector<const Sha
   const size_t n_in = inputs.size();
   const int rank = space.rank();
   if (body.reduction_yield >= 0) return plan_rows(body, inputs, space);
-  std::vector<std::vector<int64_t>> st(n_in, std::vector<int64_t>(static_cast<size_t>(rank)));
-  for (size_t k = 0; k < n_in; ++k) {
-    const Shape& s = *inputs[k];
-    int64_t stride = 1;
-    for (int d = rank - 1; d >= 0; --d) {
-      int sd = d - (rank - s.rank());
-      int64_t dim = sd >= 0 ? s.dim(sd) : 1;
-      st[k][static_cast<size_t>(d)] = dim == 1 ? 0 : stride;
-      stride *= dim;
-    }
-  }
+  std::vector<std::vector<int64_t>> st(n_in);
+  for (size_t k = 0; k < n_in; ++k) st[k] = broadcast_strides(*inputs[k], space);
   run.strides.assign(n_in, {});
   for (int d = 0; d < rank; ++d) {  // drop size-1 dims; merge a dim into the previous where every input allows
     int64_t n = space.dim(d);

@@ -175,18 +175,17 @@ Report run(const Options& o) {
       add_row(report, "add-2^24", "eager", "gbps", add_eager(plan.add)).floor_workload = "W2";
     }
   }
-  if (o.wants("W4")) {
-    progress("W4 mlp-infer");
-    add_row(report, "W4", "eager", "ms", mlp_infer_eager(plan.forward));
-    add_row(report, "W4", "traced", "ms", mlp_infer_traced(plan.forward));
-    add_row(report, "W4", "floor", "ms", mlp_infer_floor(plan.forward));
-  }
-  if (o.wants("W5")) {
-    progress("W5 mlp-train");
-    add_row(report, "W5", "eager", "ms_per_step", mlp_train_eager(plan.train));
-    add_row(report, "W5", "traced", "ms_per_step", mlp_train_traced(plan.train));
-    add_row(report, "W5", "floor", "ms_per_step", mlp_train_floor(plan.train));
-  }
+  // A workload measured eager, traced and against its floor, in one unit.
+  auto trio = [&](const char* id, const char* what, const char* metric, auto eager, auto traced, auto floor,
+                  const Repeats& r) {
+    if (!o.wants(id)) return;
+    progress(fmt::format("{} {}", id, what));
+    add_row(report, id, "eager", metric, eager(r));
+    add_row(report, id, "traced", metric, traced(r));
+    add_row(report, id, "floor", metric, floor(r));
+  };
+  trio("W4", "mlp-infer", "ms", mlp_infer_eager, mlp_infer_traced, mlp_infer_floor, plan.forward);
+  trio("W5", "mlp-train", "ms_per_step", mlp_train_eager, mlp_train_traced, mlp_train_floor, plan.train);
   if (o.wants("W5-compile")) {
     progress("W5-compile");
     DiskCompileTimes disk = compile_from_disk(plan.compile_disk, num_threads());
@@ -194,18 +193,8 @@ Report run(const Options& o) {
     add_row(report, "W5-compile", "warm-disk", "ms", disk.warm_disk);
     add_row(report, "W5-compile", "warm-memory", "ms", compile_warm_memory(plan.first_call));
   }
-  if (o.wants("W6")) {
-    progress("W6 rnn-small");
-    add_row(report, "W6", "eager", "ms", rnn_eager(plan.forward));
-    add_row(report, "W6", "traced", "ms", rnn_traced(plan.forward));
-    add_row(report, "W6", "floor", "ms", rnn_floor(plan.forward));
-  }
-  if (o.wants("W7")) {
-    progress("W7 cnn");
-    add_row(report, "W7", "eager", "ms", cnn_eager(plan.forward));
-    add_row(report, "W7", "traced", "ms", cnn_traced(plan.forward));
-    add_row(report, "W7", "floor", "ms", cnn_floor(plan.forward));
-  }
+  trio("W6", "rnn-small", "ms", rnn_eager, rnn_traced, rnn_floor, plan.forward);
+  trio("W7", "cnn", "ms", cnn_eager, cnn_traced, cnn_floor, plan.forward);
   if (o.wants("matmul")) {
     progress("matmul-1024");
     add_row(report, "matmul-1024", "eager", "ms", matmul_eager(plan.matmul));
