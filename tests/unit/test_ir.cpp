@@ -108,7 +108,7 @@ TEST_CASE("dce and cse through the pass manager keep statistics", "[ir][passes]"
   std::vector<std::string> names;
   passes::PassManager default_pipeline("default");
   for (const passes::PassInfo* p : default_pipeline.passes()) names.push_back(p->name);
-  CHECK(names == std::vector<std::string>{"canonicalize", "constant-fold", "cse", "dce", "fuse-matmul-epilogue",
+  CHECK(names == std::vector<std::string>{"canonicalize", "constant-fold", "cse", "batch-matmuls", "dce", "fuse-matmul-epilogue",
                                                    "fuse-elementwise", "memory-plan"});
   CHECK(g->num_nodes() == 2);
   CHECK_THROWS_WITH(passes::PassManager("cse,nope"), Catch::Contains("unknown pass or pipeline 'nope'"));
