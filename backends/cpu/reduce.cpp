@@ -180,37 +180,47 @@ void argmax_kernel(KernelContext& ctx) {
   });
 }
 
-// One contiguous row: max (NaN propagates), then exp(x - max) with its sum
-// in f64, then the scale (softmax) or the log of the sum (log_softmax).
-// Every pass is a simd loop; f32 exp is duet's polynomial, so it vectorizes.
+// Contiguous rows [0, rows) of length n: each row's max (NaN propagates),
+// then exp(x - max) over the whole block at once (so the polynomial exp
+// vectorizes even when rows are short: W5's [128,10] logits), then each row's
+// sum in f64, then the scale (softmax) or x - max - log(sum) (log_softmax).
 template <bool kLog, class T>
-void contiguous_softmax(const T* x, T* y, int64_t n) {
-  T mx = -std::numeric_limits<T>::infinity();
-  int nan = 0;
+void contiguous_softmax(const T* x, T* y, int64_t rows, int64_t n) {
+  std::vector<T> shift(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * n;
+    T mx = -std::numeric_limits<T>::infinity();
+    int nan = 0;
 #pragma omp simd reduction(max : mx) reduction(| : nan)
-  for (int64_t j = 0; j < n; ++j) {
-    mx = x[j] > mx ? x[j] : mx;
-    nan |= x[j] != x[j];
-  }
-  T m = nan ? std::numeric_limits<T>::quiet_NaN() : mx;
-  if (m == -std::numeric_limits<T>::infinity()) m = 0;  // all -inf: avoid inf - inf
-  double total = 0;
-  if (kLog) {
-#pragma omp simd reduction(+ : total)
-    for (int64_t j = 0; j < n; ++j) total += double(scalar_math::exp(T(x[j] - m)));
-    T lse = T(std::log(total));
-#pragma omp simd
-    for (int64_t j = 0; j < n; ++j) y[j] = x[j] - m - lse;
-  } else {
-#pragma omp simd reduction(+ : total)
     for (int64_t j = 0; j < n; ++j) {
-      T e = scalar_math::exp(T(x[j] - m));
-      y[j] = e;
-      total += double(e);
+      mx = xr[j] > mx ? xr[j] : mx;
+      nan |= xr[j] != xr[j];
     }
-    T inv = T(1.0 / total);
+    T m = nan ? std::numeric_limits<T>::quiet_NaN() : mx;
+    if (m == -std::numeric_limits<T>::infinity()) m = 0;  // all -inf: avoid inf - inf
+    shift[static_cast<size_t>(r)] = m;
+    T* yr = y + r * n;
 #pragma omp simd
-    for (int64_t j = 0; j < n; ++j) y[j] *= inv;
+    for (int64_t j = 0; j < n; ++j) yr[j] = xr[j] - m;
+  }
+  const int64_t total_n = rows * n;
+#pragma omp simd
+  for (int64_t i = 0; i < total_n; ++i) y[i] = scalar_math::exp(y[i]);
+  for (int64_t r = 0; r < rows; ++r) {
+    T* yr = y + r * n;
+    double total = 0;
+#pragma omp simd reduction(+ : total)
+    for (int64_t j = 0; j < n; ++j) total += double(yr[j]);
+    if (kLog) {
+      const T* xr = x + r * n;
+      const T m = shift[static_cast<size_t>(r)], lse = T(std::log(total));
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) yr[j] = xr[j] - m - lse;
+    } else {
+      const T inv = T(1.0 / total);
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) yr[j] *= inv;
+    }
   }
 }
 
@@ -222,16 +232,18 @@ void softmax_kernel(KernelContext& ctx) {
     if constexpr (std::is_floating_point_v<T>) {
       const T* in = ctx.in(0).ptr<T>();
       T* out = ctx.out(0).ptr<T>();
+      if (a.inner == 1) {  // contiguous rows: blocks of rows, vectorized passes
+        parallel_for(a.outer, kParallelGrain / std::max<int64_t>(a.n, 1) + 1, [&](int64_t lo, int64_t hi) {
+          contiguous_softmax<kLog>(in + lo * a.n, out + lo * a.n, hi - lo, a.n);
+        });
+        return;
+      }
       parallel_for(a.outer * a.inner, kParallelGrain / std::max<int64_t>(a.n, 1) + 1, [&](int64_t lo, int64_t hi) {
         for (int64_t p = lo; p < hi; ++p) {
           int64_t o = p / a.inner, i = p % a.inner;
           const T* x = in + o * a.n * a.inner + i;
           T* y = out + o * a.n * a.inner + i;
           const int64_t s = a.inner;
-          if (s == 1) {  // a contiguous row: vectorized passes
-            contiguous_softmax<kLog>(x, y, a.n);
-            continue;
-          }
           T m = -std::numeric_limits<T>::infinity();
           for (int64_t j = 0; j < a.n; ++j) m = scalar_math::maximum(m, x[j * s]);
           if (m == -std::numeric_limits<T>::infinity()) m = 0;  // all -inf: avoid inf - inf
