@@ -185,7 +185,7 @@ void argmax_kernel(KernelContext& ctx) {
 // vectorizes even when rows are short: W5's [128,10] logits), then each row's
 // sum in f64, then the scale (softmax) or x - max - log(sum) (log_softmax).
 template <bool kLog, class T>
-void contiguous_softmax(const T* x, T* y, int64_t rows, int64_t n) {
+void contiguous_softmax_tile(const T* x, T* y, int64_t rows, int64_t n) {
   std::vector<T> shift(static_cast<size_t>(rows));
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * n;
@@ -222,6 +222,14 @@ void contiguous_softmax(const T* x, T* y, int64_t rows, int64_t n) {
       for (int64_t j = 0; j < n; ++j) yr[j] *= inv;
     }
   }
+}
+
+// Tiles of about 32 KB of rows, so the passes over a tile stay in L1/L2.
+template <bool kLog, class T>
+void contiguous_softmax(const T* x, T* y, int64_t rows, int64_t n) {
+  const int64_t tile = std::max<int64_t>(1, 8192 / std::max<int64_t>(n, 1));
+  for (int64_t r = 0; r < rows; r += tile)
+    contiguous_softmax_tile<kLog>(x + r * n, y + r * n, std::min(tile, rows - r), n);
 }
 
 template <bool kLog>
