@@ -67,6 +67,18 @@ int fuse_graph(Graph& g, PassContext& ctx) {
       bias = add->operand(add->operand(0) == n->result() ? 1 : 0);
       chain.push_back(add);
     }
+    Value* bias2 = nullptr;  // a second add of a bias the target takes (an RNN cell's + b)
+    if (bias) {
+      Node* add2 = only_user(chain.back()->result());
+      if (add2 && add2->name() == "add" && add2->result()->type() == n->result()->type() &&
+          add2->operand(0) != add2->operand(1)) {
+        Value* b2 = add2->operand(add2->operand(0) == chain.back()->result() ? 1 : 0);
+        if (ctx.target->fuses_epilogue(n->op(), out.dtype, out.shape, &b2->type().tensor.shape, "none")) {
+          bias2 = b2;
+          chain.push_back(add2);
+        }
+      }
+    }
     Node* act = only_user(chain.back()->result());
     std::string activation = "none";
     if (act && is_activation(act->name())) {
@@ -84,6 +96,7 @@ int fuse_graph(Graph& g, PassContext& ctx) {
         if (!bias) chain = {n};
       } else {
         chain = {n};
+        bias2 = nullptr;
       }
     }
     // Transposes feeding the product, read through strides instead.
@@ -110,6 +123,7 @@ int fuse_graph(Graph& g, PassContext& ctx) {
     std::vector<Value*> operands;
     for (int k = 0; k < 2; ++k) operands.push_back(transposed[k] ? transposed[k]->operand(0) : n->operand(k));
     if (chain.size() > 1 && bias) operands.push_back(bias);
+    if (chain.size() > 1 && bias2) operands.push_back(bias2);
     Attrs attrs;
     attrs.set("activation", chain.size() > 1 ? activation : std::string("none"));
     if (transposed[0]) attrs.set("transpose_a", true);

@@ -176,7 +176,8 @@ bool flag(const KernelContext& ctx, const char* name) { return ctx.attrs.has(nam
 // ms against 0.11 ms for [128,784] x [784,256].)
 void fused_matmul_kernel(KernelContext& ctx) {
   const KernelTensor &a = ctx.in(0), &b = ctx.in(1), &c = ctx.out(0);
-  const KernelTensor* bias = ctx.num_inputs == 3 ? &ctx.inputs[2] : nullptr;
+  const KernelTensor* bias = ctx.num_inputs >= 3 ? &ctx.inputs[2] : nullptr;
+  const KernelTensor* bias2 = ctx.num_inputs == 4 ? &ctx.inputs[3] : nullptr;
   const onednn::Activation act = activation_of(ctx);
   const bool ta = flag(ctx, "transpose_a"), tb = flag(ctx, "transpose_b");
   const Shape as = ta ? swapped(*a.shape) : *a.shape, bs = tb ? swapped(*b.shape) : *b.shape;
@@ -193,8 +194,12 @@ void fused_matmul_kernel(KernelContext& ctx) {
     ctx.error("expects a floating dtype");
   }
   if (!bias && act == onednn::Activation::none) return;
-  if (a.dtype == DType::f32) epilogue(c.ptr<float>(), *c.shape, bias ? bias->ptr<float>() : nullptr, bias ? bias->shape : nullptr, act);
-  else epilogue(c.ptr<double>(), *c.shape, bias ? bias->ptr<double>() : nullptr, bias ? bias->shape : nullptr, act);
+  auto pass = [&](const KernelTensor* b, onednn::Activation a_) {
+    if (c.dtype == DType::f32) epilogue(c.ptr<float>(), *c.shape, b ? b->ptr<float>() : nullptr, b ? b->shape : nullptr, a_);
+    else epilogue(c.ptr<double>(), *c.shape, b ? b->ptr<double>() : nullptr, b ? b->shape : nullptr, a_);
+  };
+  if (bias2) pass(bias, onednn::Activation::none);
+  pass(bias2 ? bias2 : bias, act);
 }
 
 DUET_REGISTER_KERNEL(fused_matmul, cpu, fused_matmul_kernel);

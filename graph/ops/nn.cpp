@@ -45,8 +45,8 @@ bool known_activation(const std::string& a) {
 // bias add and an activation. The bias broadcasts to the product's shape
 // without changing it.
 void infer_fused_matmul(InferContext& ctx) {
-  if (ctx.num_inputs() < 2 || ctx.num_inputs() > 3)
-    ctx.error(fmt::format("expects 2 or 3 operands (a, b, bias), got {}", ctx.num_inputs()));
+  if (ctx.num_inputs() < 2 || ctx.num_inputs() > 4)
+    ctx.error(fmt::format("expects 2 to 4 operands (a, b, bias, bias2), got {}", ctx.num_inputs()));
   const std::string& act = ctx.attrs().get_string("activation");
   if (!known_activation(act))
     ctx.error(fmt::format("unknown activation '{}' (none, relu, tanh, sigmoid, gelu)", act));
@@ -54,8 +54,8 @@ void infer_fused_matmul(InferContext& ctx) {
   const bool ta = ctx.attrs().has("transpose_a") && ctx.attrs().get_bool("transpose_a");
   const bool tb = ctx.attrs().has("transpose_b") && ctx.attrs().get_bool("transpose_b");
   matmul_result(ctx, maybe_transposed(ctx.in(0), ta), maybe_transposed(ctx.in(1), tb));
-  if (ctx.num_inputs() == 3) {
-    const TensorType& bias = ctx.in(2);
+  for (int k = 2; k < ctx.num_inputs(); ++k) {
+    const TensorType& bias = ctx.in(k);
     const TensorType& out = ctx.results[0];
     Shape joined;
     if (bias.dtype != out.dtype) ctx.dtype_error(fmt::format("the bias is {}, the product {}", bias.str(), out.str()));

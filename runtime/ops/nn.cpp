@@ -75,14 +75,15 @@ DUET_GRAD(fused_matmul) {  // y = act(z), z = A B + bias (A, B maybe transposed)
   else if (act == "tanh") dz = g * (1 - y * y);
   else if (act == "sigmoid") dz = g * y * (1 - y);
   else if (act == "gelu") {  // needs z itself: recomputed
-    Tensor z = ctx.inputs.size() == 3 ? matmul(A, B) + ctx.in(2) : matmul(A, B);
+    Tensor z = matmul(A, B);
+    for (size_t k = 2; k < ctx.inputs.size(); ++k) z = z + ctx.in(static_cast<int>(k));
     Tensor cdf = (erf(z * 0.70710678118654752440) + 1) * 0.5;
     Tensor pdf = exp(square(z) * -0.5) * 0.39894228040143267794;
     dz = g * (cdf + z * pdf);
   }
   Tensor dA = unbroadcast(matmul(dz, transpose(B)), A.shape()), dB = unbroadcast(matmul(transpose(A), dz), B.shape());
   std::vector<Tensor> grads{ta ? transpose(dA) : dA, tb ? transpose(dB) : dB};
-  if (ctx.inputs.size() == 3) grads.push_back(unbroadcast(dz, ctx.in(2).shape()));
+  for (size_t k = 2; k < ctx.inputs.size(); ++k) grads.push_back(unbroadcast(dz, ctx.in(static_cast<int>(k)).shape()));
   return grads;
 }
 DUET_GRAD(conv2d) {

@@ -157,7 +157,7 @@ TEST_CASE("fused_matmul: bad operands are duet::Errors naming the op", "[fused_m
   Attrs relu_attr{{"activation", std::string("relu")}};
   CHECK_THAT(error_of([&] { (void)dispatch1(op_def("fused_matmul"), {&a}, relu_attr, SrcLoc()); }),
              Catch::Contains("fused_matmul"));
-  CHECK_THAT(error_of([&] { (void)dispatch1(op_def("fused_matmul"), {&a, &b, &bias, &bias}, relu_attr, SrcLoc()); }),
+  CHECK_THAT(error_of([&] { (void)dispatch1(op_def("fused_matmul"), {&a, &b, &bias, &bias, &bias}, relu_attr, SrcLoc()); }),
              Catch::Contains("fused_matmul"));
 }
 
