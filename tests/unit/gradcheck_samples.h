@@ -183,6 +183,9 @@ inline const std::map<std::string, std::vector<Sample>>& samples() {
          [=] { return Inputs{normal({4, 3}, 141), normal({4, 5}, 142), normal({5}, 143)}; }, fused("tanh", true)},
         {"[2,3,4] @ [5,4]^T, sigmoid, b transposed", [=] { return pair(normal({2, 3, 4}, 144), normal({5, 4}, 145)); },
          fused("sigmoid", false, true)},
+        {"([3,4] @ [4,2] + [3,2]) + [2], tanh, two biases",
+         [=] { return Inputs{normal({3, 4}, 146), normal({4, 2}, 147), normal({3, 2}, 148), normal({2}, 149)}; },
+         fused("tanh")},
         {"[3,4] @ [4,2] + [1,2], no activation",
          [=] { return Inputs{normal({3, 4}, 138), normal({4, 2}, 139), normal({1, 2}, 140)}; }, fused("none")}};
     m["conv2d"] = {
