@@ -153,6 +153,7 @@ CompiledRun plan_rows(const jit::BodySpec& body, const std::vector<const Shape*>
   for (int64_t d : run.dims) run.numel *= d;  // rows
   if (space.numel() == 0 && run.row != 0) run.numel = 0;
   run.inner_scalar = scalar;
+  run.cost = work_per_element(body);
   run.fn = jit::kernel_for(body, scalar).fn;
   return run;
 }
@@ -188,6 +189,7 @@ CompiledRun plan_compiled(const jit::BodySpec& body, const std::vector<const Sha
   run.numel = space.numel();
   std::vector<bool> scalar(n_in);
   for (size_t k = 0; k < n_in; ++k) scalar[k] = run.strides[k].back() == 0;
+  run.cost = work_per_element(body);
   run.fn = jit::kernel_for(body, scalar).fn;
   return run;
 }
@@ -196,7 +198,7 @@ void run_compiled(const jit::BodySpec& body, const CompiledRun& run, const std::
                   const std::vector<int64_t>& width) {
   if (run.numel == 0 && !(run.row >= 0 && body.columns)) return;  // an empty column reduction still writes its identity
   const size_t n_in = body.params.size(), n_all = base.size();
-  const int64_t cost = work_per_element(body);
+  const int64_t cost = run.cost;
   if (run.row >= 0 && body.columns) {  // columns split over the team, each with its accumulator row
     run_columns(body, run, base, width, cost, base[n_in + static_cast<size_t>(body.reduction_yield)]);
     return;

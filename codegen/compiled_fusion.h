@@ -21,6 +21,7 @@ struct CompiledRun {
   int64_t numel = 0;  // elements; rows for a row reduction
   int64_t row = -1;   // a row or column reduction's row length, else -1
   std::vector<bool> inner_scalar;  // per input, for reductions: one element repeated along the row
+  int64_t cost = 1;  // rough work per element, for the parallel split
   jit::RunFn fn = nullptr;
 };
 

@@ -584,15 +584,16 @@ void Program::run(const std::vector<Buffer>& inputs, std::vector<Buffer>* output
     arena = Storage::allocate(plan->arena_bytes, Device::cpu());
     guard.held.push_back(arena);
   }
-  // A donated variable's buffer receives the variable's next value.
-  std::vector<bool> donated_into(p.num_slots, false);
-  for (const auto& [s, in] : p.donations)
-    if (inputs[in].donated && plan->where[s] == Where::own && plan->types[s] == inputs[in].type) donated_into[s] = true;
+  // The donated input whose buffer slot s (returned) receives, else -1: a
+  // variable's next value goes into the variable's own buffer.
+  auto donor = [&](int s) {
+    for (const auto& [slot, in] : p.donations)
+      if (slot == s && inputs[in].donated && plan->types[s] == inputs[in].type) return in;
+    return -1;
+  };
   for (int s = 0; s < p.num_slots; ++s) {
-    if (donated_into[s]) {
-      int in = 0;
-      for (const auto& [slot, input] : p.donations)
-        if (slot == s) in = input;
+    const int in = plan->where[s] == Where::own && !p.donations.empty() ? donor(s) : -1;
+    if (in >= 0) {
       f.storage[s] = inputs[in].storage;
       f.data[s] = f.storage[s]->data();
     } else if (plan->where[s] == Where::arena) {

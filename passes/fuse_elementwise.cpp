@@ -180,7 +180,6 @@ struct Grouping {
           if (!leaf) continue;
           Node* clone = g.create(m->op(), m->operands(), {m->result()->type()}, m->attrs(), m->loc(), n);
           n->set_operand(i, clone->result());
-          position[clone] = position.at(n);  // just before n: same slot, inserted before it below
           group_of[clone] = h;
           H.set.insert(clone);
           H.members.insert(H.members.begin() + static_cast<long>(k), clone);
