@@ -104,10 +104,13 @@ template <class T> inline T square(T a) { return mul(a, a); }
 // step for step the IR that codegen/llvm/math.cpp emits.
 namespace poly {
 // ((k0 x + k1) x + k2) ...: unrolled at compile time, so loops of it vectorize.
+// Each step is one fused multiply-add (std::fma, one rounding), the
+// llvm.fma the JIT emits: an instruction where the CPU has FMA, a correctly
+// rounded libm call where it does not, the same bits either way.
 template <class... K>
 inline float horner(float x, float k0, K... ks) {
   float acc = k0;
-  ((acc = acc * x + static_cast<float>(ks)), ...);
+  ((acc = std::fma(acc, x, static_cast<float>(ks))), ...);
   return acc;
 }
 inline float pow2i(int32_t k) {
@@ -123,13 +126,13 @@ inline float exp(float x0) {
   x = nan ? 0.0f : x;
   // n = x / ln2 rounded to nearest by the 1.5 * 2^23 trick (|n| < 2^22 here),
   // not std::floor, which GCC does not vectorize
-  float fx = (x * float(1.44269504088896341) + 12582912.0f) - 12582912.0f;
-  float r = x - fx * 0.693359375f;
-  r = r - fx * float(-2.12194440e-4);
+  float fx = std::fma(x, float(1.44269504088896341), 12582912.0f) - 12582912.0f;
+  float r = std::fma(fx, -0.693359375f, x);
+  r = std::fma(fx, float(2.12194440e-4), r);
   float z = r * r;
   float p = horner(r, float(1.9875691500E-4), float(1.3981999507E-3), float(8.3334519073E-3), float(4.1665795894E-2),
                        float(1.6666665459E-1), float(5.0000001201E-1));
-  float y = (p * z + r) + 1.0f;
+  float y = std::fma(p, z, r) + 1.0f;
   int32_t n = static_cast<int32_t>(fx);
   int32_t n1 = n >> 1, n2 = n - n1;
   y = y * pow2i(n1) * pow2i(n2);
@@ -152,9 +155,9 @@ inline float log(float x0) {
                        float(1.4249322787E-1), float(-1.6668057665E-1), float(2.0000714765E-1),
                        float(-2.4999993993E-1), float(3.3333331174E-1));
   y = (y * f) * z;
-  y = y + ef * float(-2.12194440e-4);
-  y = y - z * 0.5f;
-  float r = (f + y) + ef * 0.693359375f;
+  y = std::fma(ef, float(-2.12194440e-4), y);
+  y = std::fma(z, -0.5f, y);
+  float r = std::fma(ef, 0.693359375f, f + y);
   if (x0 == 0.0f) r = -std::numeric_limits<float>::infinity();
   if (x0 < 0.0f) r = std::numeric_limits<float>::quiet_NaN();
   if (x0 == std::numeric_limits<float>::infinity()) r = x0;
@@ -167,7 +170,7 @@ inline float tanh(float x) {
   float x2 = x * x;
   float p = horner(x2, float(-5.70498872745E-3), float(2.06390887954E-2), float(-5.37397155531E-2),
                         float(1.33314422036E-1), float(-3.33332819422E-1));
-  float small = std::copysign((p * x2) * x + x, x);  // tanh is odd: keeps -0
+  float small = std::copysign(std::fma(p * x2, x, x), x);  // tanh is odd: keeps -0
   return z > 0.625f ? big : small;
 }
 // erf: |x| < 1: x P(x^2); 1 <= |x| < 4: 1 - e^(-x^2) Q((|x| - 2.5) / 1.5)
@@ -180,7 +183,7 @@ inline float erf(float x) {
   float small = a * horner(t, float(-9.667044571486996e-06), float(0.00011265959025606609), float(-0.0008484080405535107), float(0.005221031807858023), float(-0.026865430727670243), float(0.11283782495236845), float(-0.3761263846802871), float(1.1283791670615435));
   float u = (a - 2.5f) * float(0.66666666666666667);
   float q = horner(u, float(-3.566417876899525e-05), float(9.629120195463984e-05), float(-0.00014741614293549128), float(0.000368151097857375), float(-0.0010136625981274393), float(0.0024256389379578133), float(-0.005568837645570178), float(0.012484123148533609), float(-0.027005458212834586), float(0.05611094755697202), float(-0.11152101793723113), float(0.21080635774313639));
-  float large = 1.0f - exp(-t) * q;
+  float large = std::fma(-exp(-t), q, 1.0f);
   float r = a < 1.0f ? small : (a < 4.0f ? large : 1.0f);
   r = std::copysign(r, x);
   return x != x ? x : r;

@@ -1,7 +1,8 @@
 // Polynomial f32 exp, log and tanh in IR (the coefficients are the classic
 // Cephes single-precision ones: minimax on the reduced range, about 1 ulp for
-// exp and log, 2 for tanh). Branch-free (both sides computed and selected),
-// so a loop of them vectorizes.
+// exp and log, 2 for tanh), Horner steps and range reductions as fused
+// multiply-adds, exactly as graph/scalar.h. Branch-free (both sides computed
+// and selected), so a loop of them vectorizes.
 #include <duet/codegen/llvm/math.h>
 
 #include <initializer_list>
@@ -12,10 +13,15 @@ namespace {
 llvm::Value* c(llvm::IRBuilder<>& b, double v) { return llvm::ConstantFP::get(b.getFloatTy(), v); }
 llvm::Value* ci(llvm::IRBuilder<>& b, int64_t v) { return llvm::ConstantInt::get(b.getInt32Ty(), v); }
 
-// Horner: ((k0*x + k1)*x + k2)... 
+// a * x + y rounded once (llvm.fma: std::fma in graph/scalar.h).
+llvm::Value* fma(llvm::IRBuilder<>& b, llvm::Value* a, llvm::Value* x, llvm::Value* y) {
+  return b.CreateIntrinsic(llvm::Intrinsic::fma, {a->getType()}, {a, x, y});
+}
+
+// Horner: ((k0*x + k1)*x + k2)..., a fused multiply-add per step.
 llvm::Value* horner(llvm::IRBuilder<>& b, llvm::Value* x, std::initializer_list<double> k) {
   llvm::Value* acc = nullptr;
-  for (double v : k) acc = acc ? b.CreateFAdd(b.CreateFMul(acc, x), c(b, v)) : c(b, v);
+  for (double v : k) acc = acc ? fma(b, acc, x, c(b, v)) : c(b, v);
   return acc;
 }
 
@@ -37,14 +43,13 @@ llvm::Value* emit_exp_f32(llvm::IRBuilder<>& b, llvm::Value* x0) {
   // exp(x) = 2^n * exp(r), n = round(x / ln2), |r| <= ln2/2.
   llvm::Value* x = clamp(b, x0, -104.0, 89.0);
   // n = x / ln2 rounded to nearest by adding and subtracting 1.5 * 2^23, as scalar.h.
-  llvm::Value* fx = b.CreateFSub(b.CreateFAdd(b.CreateFMul(x, c(b, 1.44269504088896341)), c(b, 12582912.0)),
-                                 c(b, 12582912.0));
-  llvm::Value* r = b.CreateFSub(x, b.CreateFMul(fx, c(b, 0.693359375)));
-  r = b.CreateFSub(r, b.CreateFMul(fx, c(b, -2.12194440e-4)));
+  llvm::Value* fx = b.CreateFSub(fma(b, x, c(b, 1.44269504088896341), c(b, 12582912.0)), c(b, 12582912.0));
+  llvm::Value* r = fma(b, fx, c(b, -0.693359375), x);
+  r = fma(b, fx, c(b, 2.12194440e-4), r);
   llvm::Value* z = b.CreateFMul(r, r);
   llvm::Value* p = horner(b, r, {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3, 4.1665795894E-2, 1.6666665459E-1,
                                  5.0000001201E-1});
-  llvm::Value* y = b.CreateFAdd(b.CreateFAdd(b.CreateFMul(p, z), r), c(b, 1.0));
+  llvm::Value* y = b.CreateFAdd(fma(b, p, z, r), c(b, 1.0));
   // 2^n in two factors, so n in [-150, 129] never leaves the exponent range.
   llvm::Value* n = b.CreateFPToSI(fx, b.getInt32Ty());
   llvm::Value* n1 = b.CreateAShr(n, ci(b, 1));
@@ -70,9 +75,9 @@ llvm::Value* emit_log_f32(llvm::IRBuilder<>& b, llvm::Value* x0) {
   llvm::Value* y = horner(b, f, {7.0376836292E-2, -1.1514610310E-1, 1.1676998740E-1, -1.2420140846E-1, 1.4249322787E-1,
                                  -1.6668057665E-1, 2.0000714765E-1, -2.4999993993E-1, 3.3333331174E-1});
   y = b.CreateFMul(b.CreateFMul(y, f), z);
-  y = b.CreateFAdd(y, b.CreateFMul(ef, c(b, -2.12194440e-4)));
-  y = b.CreateFSub(y, b.CreateFMul(z, c(b, 0.5)));
-  llvm::Value* r = b.CreateFAdd(b.CreateFAdd(f, y), b.CreateFMul(ef, c(b, 0.693359375)));
+  y = fma(b, ef, c(b, -2.12194440e-4), y);
+  y = fma(b, z, c(b, -0.5), y);
+  llvm::Value* r = fma(b, ef, c(b, 0.693359375), b.CreateFAdd(f, y));
   // Special values: log(0) = -inf, log(<0) = NaN, log(inf) = inf, log(NaN) = NaN.
   const float inf = __builtin_inff();
   r = b.CreateSelect(b.CreateFCmpOEQ(x0, c(b, 0.0)), c(b, -inf), r);
@@ -91,7 +96,7 @@ llvm::Value* emit_tanh_f32(llvm::IRBuilder<>& b, llvm::Value* x) {
   llvm::Value* x2 = b.CreateFMul(x, x);
   llvm::Value* p = horner(b, x2, {-5.70498872745E-3, 2.06390887954E-2, -5.37397155531E-2, 1.33314422036E-1,
                                   -3.33332819422E-1});
-  llvm::Value* small = b.CreateFAdd(b.CreateFMul(b.CreateFMul(p, x2), x), x);
+  llvm::Value* small = fma(b, b.CreateFMul(p, x2), x, x);
   small = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, small, x);  // tanh is odd: keeps -0
   return b.CreateSelect(b.CreateFCmpOGT(z, c(b, 0.625)), big, small);  // NaN takes the polynomial: NaN
 }
@@ -103,7 +108,7 @@ llvm::Value* emit_erf_f32(llvm::IRBuilder<>& b, llvm::Value* x) {
   llvm::Value* small = b.CreateFMul(a, horner(b, t, {-9.667044571486996e-06, 0.00011265959025606609, -0.0008484080405535107, 0.005221031807858023, -0.026865430727670243, 0.11283782495236845, -0.3761263846802871, 1.1283791670615435}));
   llvm::Value* u = b.CreateFMul(b.CreateFSub(a, c(b, 2.5)), c(b, 0.66666666666666667));
   llvm::Value* q = horner(b, u, {-3.566417876899525e-05, 9.629120195463984e-05, -0.00014741614293549128, 0.000368151097857375, -0.0010136625981274393, 0.0024256389379578133, -0.005568837645570178, 0.012484123148533609, -0.027005458212834586, 0.05611094755697202, -0.11152101793723113, 0.21080635774313639});
-  llvm::Value* large = b.CreateFSub(c(b, 1.0), b.CreateFMul(emit_exp_f32(b, b.CreateFNeg(t)), q));
+  llvm::Value* large = fma(b, b.CreateFNeg(emit_exp_f32(b, b.CreateFNeg(t))), q, c(b, 1.0));
   llvm::Value* r = b.CreateSelect(b.CreateFCmpOLT(a, c(b, 1.0)), small,
                                   b.CreateSelect(b.CreateFCmpOLT(a, c(b, 4.0)), large, c(b, 1.0)));
   r = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, r, x);
