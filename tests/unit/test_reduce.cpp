@@ -398,6 +398,37 @@ TEST_CASE("reduce: softmax and log_softmax along any axis match a reference", "[
   }
 }
 
+TEST_CASE("reduce: softmax over long rows matches the reference, with NaN and all -inf rows", "[reduce][softmax]") {
+  // Rows longer than a vector loop's worth: 257 and 1031 leave tails, and
+  // 1031 makes every tile a single row.
+  for (int64_t n : {256, 257, 1031}) {
+    for (DType dt : {DType::f32, DType::f64}) {
+      CAPTURE(n, dt);
+      Tensor a = randn({5, n}, static_cast<uint64_t>(n), dt) * 4.f;
+      std::vector<double> x = a.to_vector<double>();
+      const double tol = dt == DType::f32 ? 2e-6 : 1e-13;
+      std::vector<double> s = softmax(a).to_vector<double>(), l = log_softmax(a).to_vector<double>();
+      CHECK(first_mismatch(s, reference_softmax(x, {5, n}, 1, false), tol) == "");
+      CHECK(first_mismatch(l, reference_softmax(x, {5, n}, 1, true), tol * 10) == "");
+      CHECK(worst_row_sum_error(s, {5, n}, 1) <= tol * 10);
+      // A NaN makes its whole row NaN; an all -inf row is NaN too (0/0, as
+      // PyTorch); the other rows are unchanged.
+      const double inf = std::numeric_limits<double>::infinity();
+      x[static_cast<size_t>(n + 7)] = std::numeric_limits<double>::quiet_NaN();
+      for (int64_t j = 0; j < n; ++j) x[static_cast<size_t>(3 * n + j)] = -inf;
+      Tensor b = cast(from_vector(x, {5, n}), dt);
+      std::vector<double> bs = softmax(b).to_vector<double>();
+      for (int64_t j = 0; j < n; ++j) {
+        CHECK(std::isnan(bs[static_cast<size_t>(n + j)]));
+        CHECK(std::isnan(bs[static_cast<size_t>(3 * n + j)]));
+      }
+      for (int64_t r : {0, 2, 4})
+        for (int64_t j = 0; j < n; ++j)
+          CHECK(bs[static_cast<size_t>(r * n + j)] == s[static_cast<size_t>(r * n + j)]);
+    }
+  }
+}
+
 TEST_CASE("reduce: softmax and log_softmax are stable for large inputs", "[reduce][softmax]") {
   for (DType dt : {DType::f32, DType::f64}) {
     CAPTURE(dt);
