@@ -20,7 +20,7 @@ int64_t work_per_element(const jit::BodySpec& body) {
   for (const jit::BodySpec::Op& op : body.ops) {
     const bool heavy = op.scalar == ScalarOp::exp || op.scalar == ScalarOp::log || op.scalar == ScalarOp::tanh ||
                        op.scalar == ScalarOp::sigmoid || op.scalar == ScalarOp::gelu || op.scalar == ScalarOp::erf ||
-                       op.scalar == ScalarOp::pow;
+                       op.scalar == ScalarOp::pow || op.name == "softmax" || op.name == "log_softmax";
     cost += heavy ? 20 : 1;
   }
   return cost;
@@ -164,7 +164,7 @@ CompiledRun plan_compiled(const jit::BodySpec& body, const std::vector<const Sha
   CompiledRun run;
   const size_t n_in = inputs.size();
   const int rank = space.rank();
-  if (body.reduction_yield >= 0) return plan_rows(body, inputs, space);
+  if (body.reduction_yield >= 0 || body.normalizes) return plan_rows(body, inputs, space);
   std::vector<std::vector<int64_t>> st(n_in);
   for (size_t k = 0; k < n_in; ++k) st[k] = broadcast_strides(*inputs[k], space);
   run.strides.assign(n_in, {});

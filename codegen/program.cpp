@@ -183,6 +183,12 @@ void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps, bo
       step.kind = Step::Kind::compiled;
       step.body = std::make_shared<const jit::BodySpec>(jit::describe(*n.region(0)));
       step.run_index = num_runs++;
+    } else if ((name == "softmax" || name == "log_softmax") && jit_enabled() &&
+               jit::unsupported_normalization(n).empty()) {
+      // One compiled row-kernel call per row (NOTE [Compiled softmax]).
+      step.kind = Step::Kind::compiled;
+      step.body = std::make_shared<const jit::BodySpec>(jit::describe_normalization(n));
+      step.run_index = num_runs++;
     } else if (name == "fusion") {
       // Not compilable (a reduction inside, say): the body's steps, its parameters aliasing the operands.
       step.kind = Step::Kind::fusion;
@@ -522,7 +528,7 @@ void list_steps(const std::vector<Step>& steps, int depth, int& counter, std::st
                        : st.kind == Step::Kind::cond ? "cond"
                        : st.kind == Step::Kind::loop ? "while"
                        : st.kind == Step::Kind::fusion ? "fusion (stepped through)"
-                       : st.kind == Step::Kind::compiled ? "fusion (compiled kernel)"
+                       : st.kind == Step::Kind::compiled ? (st.body->normalizes ? "compiled row kernel" : "fusion (compiled kernel)")
                        : st.kind == Step::Kind::print ? "host print"
                                                       : "no-op";
     std::string line = st.text.substr(0, st.text.find('\n'));

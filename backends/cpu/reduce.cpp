@@ -180,6 +180,26 @@ void argmax_kernel(KernelContext& ctx) {
   });
 }
 
+// NOTE [Softmax sum order]
+// A softmax row's sum of exponentials, in f64, in one fixed order whatever
+// the vector width: 16 lanes, lane l adding the elements j = l (mod 16) in
+// turn, then lanes l and l + w added for w = 8, 4, 2, 1. The compiled softmax
+// kernel (codegen/llvm/kernels.cpp) sums in this order too, with two
+// <8 x double> accumulators, so compiled and eager softmax agree to the bit.
+template <class T>
+double softmax_row_sum(const T* y, int64_t n) {
+  constexpr int kLanes = 16;
+  double lane[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+#pragma omp simd
+    for (int l = 0; l < kLanes; ++l) lane[l] += double(y[j + l]);
+  for (int l = 0; j + l < n; ++l) lane[l] += double(y[j + l]);
+  for (int w = kLanes / 2; w >= 1; w /= 2)
+    for (int l = 0; l < w; ++l) lane[l] += lane[l + w];
+  return lane[0];
+}
+
 // Contiguous rows [0, rows) of length n: each row's max (NaN propagates),
 // then exp(x - max) over the whole block at once (so the polynomial exp
 // vectorizes even when rows are short: W5's [128,10] logits), then each row's
@@ -208,9 +228,7 @@ void contiguous_softmax_tile(const T* x, T* y, int64_t rows, int64_t n) {
   for (int64_t i = 0; i < total_n; ++i) y[i] = scalar_math::exp(y[i]);
   for (int64_t r = 0; r < rows; ++r) {
     T* yr = y + r * n;
-    double total = 0;
-#pragma omp simd reduction(+ : total)
-    for (int64_t j = 0; j < n; ++j) total += double(yr[j]);
+    const double total = softmax_row_sum(yr, n);
     if (kLog) {
       const T* xr = x + r * n;
       const T m = shift[static_cast<size_t>(r)], lse = T(std::log(total));

@@ -22,6 +22,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -241,11 +242,155 @@ std::string body_key(const BodySpec& body, const std::vector<bool>& scalar_input
   k += "yield";
   for (int v : body.yields) k += "," + std::to_string(v);
   if (body.reduction_yield >= 0) k += body.columns ? ";cols" : ";rows";
+  if (body.normalizes) k += ";normalizes";
   return k;
+}
+
+// NOTE [Compiled softmax]
+// softmax and log_softmax over the innermost axis of an f32 tensor compile to
+// a row kernel written with explicit <16 x float> vectors (the loop vectorizer
+// cannot reorder an f64 sum without fast-math, and a fixed order is the
+// point): pass 1, the row's max and whether it holds a NaN; pass 2,
+// e = exp(x - shift) stored into y and summed into two <8 x double>
+// accumulators, lane l taking elements j = l (mod 16); pass 3, y * (1/sum)
+// or x - shift - log(sum). A row's tail is the same code with masked loads
+// and stores. Every step is the eager kernel's (backends/cpu/reduce.cpp),
+// including the sum order (NOTE [Softmax sum order]), so compiled and eager
+// softmax agree to the bit. The row stays in L1 between passes.
+std::unique_ptr<llvm::Module> generate_softmax(llvm::LLVMContext& ctx, bool log, const std::string& name) {
+  constexpr unsigned kW = 16;
+  auto m = std::make_unique<llvm::Module>(name, ctx);
+  llvm::IRBuilder<> b(ctx);
+  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
+  llvm::Type* f32 = b.getFloatTy();
+  llvm::Type* f64 = b.getDoubleTy();
+  auto* vf = llvm::FixedVectorType::get(f32, kW);
+  auto* vd = llvm::FixedVectorType::get(f64, kW / 2);
+  auto* fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, b.getInt64Ty()}, false);
+  auto* fn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m.get());
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  auto* entry = llvm::BasicBlock::Create(ctx, "entry", fn);
+  b.SetInsertPoint(entry);
+  llvm::Value* x = b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, fn->getArg(0), 0), "x");
+  llvm::Value* y = b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, fn->getArg(0), 1), "y");
+  llvm::Value* n = fn->getArg(1);
+  llvm::Value* full = b.CreateAnd(n, b.getInt64(-static_cast<int64_t>(kW)), "full");
+  llvm::Value* rem = b.CreateSub(n, full, "rem");
+  std::vector<llvm::Constant*> lane_ids;
+  for (unsigned l = 0; l < kW; ++l) lane_ids.push_back(b.getInt64(l));
+  llvm::Constant* lanes = llvm::ConstantVector::get(lane_ids);
+  // Loop-carried values live in allocas, which O3 turns into phis.
+  auto slot = [&](llvm::Type* t, llvm::Value* init) {
+    llvm::IRBuilder<> eb(entry, entry->begin());
+    llvm::AllocaInst* a = eb.CreateAlloca(t);
+    b.CreateStore(init, a);
+    return a;
+  };
+  const llvm::Align a4(4);
+  auto load = [&](llvm::Value* base, llvm::Value* i, llvm::Value* mask, double pass) -> llvm::Value* {
+    llvm::Value* p = b.CreateGEP(f32, base, i);
+    if (!mask) return b.CreateAlignedLoad(vf, p, a4);
+    return b.CreateMaskedLoad(vf, p, a4, mask, llvm::ConstantFP::get(vf, pass));
+  };
+  auto store = [&](llvm::Value* v, llvm::Value* base, llvm::Value* i, llvm::Value* mask) {
+    llvm::Value* p = b.CreateGEP(f32, base, i);
+    if (mask) b.CreateMaskedStore(v, p, a4, mask);
+    else b.CreateAlignedStore(v, p, a4);
+  };
+  // body(i, mask) for each whole chunk of kW elements (mask null), then once
+  // for the tail, if any, with the lanes below the remainder enabled.
+  auto for_each_chunk = [&](const std::function<void(llvm::Value*, llvm::Value*)>& body) {
+    llvm::BasicBlock* pre = b.GetInsertBlock();
+    auto* loop = llvm::BasicBlock::Create(ctx, "chunk", fn);
+    auto* after = llvm::BasicBlock::Create(ctx, "chunks.done", fn);
+    auto* tail = llvm::BasicBlock::Create(ctx, "tail", fn);
+    auto* done = llvm::BasicBlock::Create(ctx, "pass.done", fn);
+    b.CreateCondBr(b.CreateICmpSGT(full, b.getInt64(0)), loop, after);
+    b.SetInsertPoint(loop);
+    llvm::PHINode* i = b.CreatePHI(b.getInt64Ty(), 2);
+    i->addIncoming(b.getInt64(0), pre);
+    body(i, nullptr);
+    llvm::Value* next = b.CreateAdd(i, b.getInt64(kW));
+    i->addIncoming(next, b.GetInsertBlock());
+    b.CreateCondBr(b.CreateICmpSLT(next, full), loop, after);
+    b.SetInsertPoint(after);
+    b.CreateCondBr(b.CreateICmpSGT(rem, b.getInt64(0)), tail, done);
+    b.SetInsertPoint(tail);
+    body(full, b.CreateICmpULT(lanes, b.CreateVectorSplat(kW, rem)));
+    b.CreateBr(done);
+    b.SetInsertPoint(done);
+  };
+
+  // Pass 1: the max (a NaN never wins a comparison) and whether a NaN was seen.
+  const double inf = std::numeric_limits<double>::infinity();
+  llvm::AllocaInst* mx = slot(vf, llvm::ConstantFP::get(vf, -inf));
+  llvm::AllocaInst* nan = slot(llvm::FixedVectorType::get(b.getInt1Ty(), kW), llvm::Constant::getNullValue(
+                                                                                   llvm::FixedVectorType::get(b.getInt1Ty(), kW)));
+  for_each_chunk([&](llvm::Value* i, llvm::Value* mask) {
+    llvm::Value* v = load(x, i, mask, -inf);
+    llvm::Value* cur = b.CreateLoad(vf, mx);
+    b.CreateStore(b.CreateSelect(b.CreateFCmpOGT(v, cur), v, cur), mx);
+    b.CreateStore(b.CreateOr(b.CreateLoad(nan->getAllocatedType(), nan), b.CreateFCmpUNO(v, v)), nan);
+  });
+  llvm::Value* mv = b.CreateLoad(vf, mx);
+  llvm::Value* top = b.CreateExtractElement(mv, uint64_t{0});
+  for (unsigned l = 1; l < kW; ++l) {
+    llvm::Value* e = b.CreateExtractElement(mv, uint64_t{l});
+    top = b.CreateSelect(b.CreateFCmpOGT(e, top), e, top);
+  }
+  llvm::Value* any_nan = b.CreateOrReduce(b.CreateLoad(nan->getAllocatedType(), nan));
+  llvm::Value* shift = b.CreateSelect(any_nan, llvm::ConstantFP::getNaN(f32), top);
+  shift = b.CreateSelect(b.CreateFCmpOEQ(shift, llvm::ConstantFP::get(f32, -inf)), llvm::ConstantFP::get(f32, 0.0), shift);
+  llvm::Value* shift_v = b.CreateVectorSplat(kW, shift);
+
+  // Pass 2: exp(x - shift) into y, summed in f64 lanes.
+  llvm::AllocaInst* lo = slot(vd, llvm::Constant::getNullValue(vd));
+  llvm::AllocaInst* hi = slot(vd, llvm::Constant::getNullValue(vd));
+  std::vector<int> lo_half, hi_half;
+  for (unsigned l = 0; l < kW / 2; ++l) {
+    lo_half.push_back(static_cast<int>(l));
+    hi_half.push_back(static_cast<int>(l + kW / 2));
+  }
+  for_each_chunk([&](llvm::Value* i, llvm::Value* mask) {
+    llvm::Value* e = emit_exp_f32(b, b.CreateFSub(load(x, i, mask, 0.0), shift_v));
+    store(e, y, i, mask);
+    if (mask) e = b.CreateSelect(mask, e, llvm::Constant::getNullValue(vf));  // adds +0: the eager tail skips them
+    b.CreateStore(b.CreateFAdd(b.CreateLoad(vd, lo), b.CreateFPExt(b.CreateShuffleVector(e, lo_half), vd)), lo);
+    b.CreateStore(b.CreateFAdd(b.CreateLoad(vd, hi), b.CreateFPExt(b.CreateShuffleVector(e, hi_half), vd)), hi);
+  });
+  // Lanes l and l + w, w = 8, 4, 2, 1.
+  llvm::Value* sum = b.CreateFAdd(b.CreateLoad(vd, lo), b.CreateLoad(vd, hi));
+  for (int w = static_cast<int>(kW / 4); w >= 1; w /= 2) {
+    std::vector<int> first, second;
+    for (int l = 0; l < w; ++l) {
+      first.push_back(l);
+      second.push_back(l + w);
+    }
+    sum = b.CreateFAdd(b.CreateShuffleVector(sum, first), b.CreateShuffleVector(sum, second));
+  }
+  llvm::Value* total = b.CreateExtractElement(sum, uint64_t{0});
+
+  // Pass 3: the scale, or x - shift - log(sum).
+  if (log) {
+    llvm::FunctionCallee logf = m->getOrInsertFunction("log", llvm::FunctionType::get(f64, {f64}, false));
+    llvm::Value* lse = b.CreateVectorSplat(kW, b.CreateFPTrunc(b.CreateCall(logf, {total}), f32));
+    for_each_chunk([&](llvm::Value* i, llvm::Value* mask) {
+      store(b.CreateFSub(b.CreateFSub(load(x, i, mask, 0.0), shift_v), lse), y, i, mask);
+    });
+  } else {
+    llvm::Value* inv = b.CreateVectorSplat(kW, b.CreateFPTrunc(b.CreateFDiv(llvm::ConstantFP::get(f64, 1.0), total), f32));
+    for_each_chunk([&](llvm::Value* i, llvm::Value* mask) { store(b.CreateFMul(load(y, i, mask, 0.0), inv), y, i, mask); });
+  }
+  b.CreateRetVoid();
+  std::string err;
+  llvm::raw_string_ostream os(err);
+  if (llvm::verifyModule(*m, &os)) throw Error("codegen: the generated softmax kernel does not verify: " + os.str());
+  return m;
 }
 
 std::unique_ptr<llvm::Module> generate(llvm::LLVMContext& ctx, const BodySpec& body, const std::vector<bool>& scalar_input,
                                        const std::string& name) {
+  if (body.normalizes) return generate_softmax(ctx, body.ops.at(0).name == "log_softmax", name);
   auto m = std::make_unique<llvm::Module>(name, ctx);
   llvm::IRBuilder<> b(ctx);
   llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
@@ -645,6 +790,29 @@ BodySpec describe(const Graph& body) {
     for (size_t k = 0; k < spec.yields.size(); ++k)
       if (spec.yields[k] == red) spec.reduction_yield = static_cast<int>(k);
   }
+  return spec;
+}
+
+std::string unsupported_normalization(const Node& n) {
+  if (n.name() != "softmax" && n.name() != "log_softmax") return n.name() + " is not softmax or log_softmax";
+  const TensorType& t = n.operand(0)->type().tensor;
+  if (t.dtype != DType::f32) return "the row kernel is f32 only, not " + n.operand(0)->type().str();
+  const int rank = t.shape.rank();
+  int64_t axis = n.attrs().get_int("axis");
+  if (axis < 0) axis += rank;
+  if (rank == 0 || axis != rank - 1) return "not over the innermost axis";
+  return "";
+}
+
+BodySpec describe_normalization(const Node& n) {
+  BodySpec spec;
+  spec.params = {DType::f32};
+  BodySpec::Op op;
+  op.name = n.name();
+  op.in = {0};
+  spec.ops.push_back(op);
+  spec.yields = {1};
+  spec.normalizes = true;
   return spec;
 }
 

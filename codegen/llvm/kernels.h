@@ -49,9 +49,19 @@ struct BodySpec {
   // starts it at the identity and finishes it).
   int reduction_yield = -1;
   bool columns = false;
+  // A row normalization instead of a loop of ops: one f32 parameter, one op
+  // ("softmax" or "log_softmax") over the innermost axis, yielded. The kernel
+  // normalizes one row: ptrs = {x row, y row}, n = the row's length
+  // (NOTE [Compiled softmax] in kernels.cpp).
+  bool normalizes = false;
 };
 // Requires unsupported(body) == "".
 BodySpec describe(const Graph& body);
+
+// Why a softmax or log_softmax node cannot run as a compiled row kernel (""
+// when it can: f32, over the innermost axis), and its BodySpec.
+std::string unsupported_normalization(const Node& n);
+BodySpec describe_normalization(const Node& n);
 
 // A kernel: its cache key (the body's ops and dtypes, independent of shapes,
 // so one kernel serves every batch size, plus which inputs are scalars and

@@ -7,8 +7,9 @@
 
 namespace duet::codegen::jit {
 
-// Each takes and returns an f32 value; NaN in gives NaN out, and the
-// infinities and zeros give what libm gives.
+// Each takes and returns an f32 value, or a vector of them (the same
+// operations lane by lane); NaN in gives NaN out, and the infinities and
+// zeros give what libm gives.
 llvm::Value* emit_exp_f32(llvm::IRBuilder<>& b, llvm::Value* x);
 llvm::Value* emit_log_f32(llvm::IRBuilder<>& b, llvm::Value* x);
 llvm::Value* emit_tanh_f32(llvm::IRBuilder<>& b, llvm::Value* x);

@@ -477,3 +477,78 @@ TEST_CASE("codegen: poly erf is within 3 ulp of libm, and compiled gelu equals e
   auto f = function([](Tensor a) { return gelu(a) * 2.f + erf(a); });
   require_same_bits(f(x), gelu(x) * 2.f + erf(x), {&x});
 }
+
+// ---- 6. softmax and log_softmax as compiled row kernels ----------------------------------
+
+namespace {
+
+// Rows of random values (x4) with, per row r of the first rows: a NaN, +inf,
+// all -inf, -inf mixed in, huge values, +0 and -0 maxima.
+Tensor softmax_input(int64_t rows, int64_t n, uint64_t seed) {
+  std::vector<float> v = (randn({rows, n}, seed) * 4.f).to_vector<float>();
+  auto at = [&](int64_t r, int64_t j) -> float& { return v[static_cast<size_t>(r * n + j)]; };
+  if (rows > 6) {
+    at(0, n / 2) = kNaN;
+    at(1, n - 1) = kInf;
+    for (int64_t j = 0; j < n; ++j) at(2, j) = -kInf;
+    for (int64_t j = 0; j < n; j += 2) at(3, j) = -kInf;
+    for (int64_t j = 0; j < n; ++j) at(4, j) = j % 3 ? 3e38f : -3e38f;
+    for (int64_t j = 0; j < n; ++j) at(5, j) = j % 2 ? -0.f : 0.f;
+  }
+  return from_vector(v, {rows, n});
+}
+
+}  // namespace
+
+TEST_CASE("codegen: compiled softmax and log_softmax equal eager bit for bit", "[codegen][softmax]") {
+  FunctionOptions o;
+  o.input_signature = {TensorSpec({-1, -1})};  // one trace serves every size below
+  auto f = function([](Tensor x) { return std::vector<Tensor>{softmax(x), log_softmax(x, -1)}; }, o);
+  for (int64_t n : {1, 2, 7, 15, 16, 17, 31, 33, 255, 256, 1023, 1024, 4099}) {
+    for (int64_t rows : {int64_t{1}, int64_t{9}, int64_t{300}}) {
+      INFO("rows " << rows << ", row length " << n);
+      Tensor x = softmax_input(rows, n, static_cast<uint64_t>(n * 1000 + rows));
+      std::vector<Tensor> got = f(x);
+      require_same_bits(got[0], softmax(x), {&x});
+      require_same_bits(got[1], log_softmax(x), {&x});
+    }
+  }
+  // Against a reference in f64 too, so both paths are right and not merely equal.
+  Tensor x = randn({64, 1000}, 9) * 4.f;
+  std::vector<double> xs = x.to_vector<double>(), got = f(x)[0].to_vector<double>();
+  for (int64_t r = 0; r < 64; ++r) {
+    double mx = -INFINITY, sum = 0;
+    for (int64_t j = 0; j < 1000; ++j) mx = std::max(mx, xs[static_cast<size_t>(r * 1000 + j)]);
+    for (int64_t j = 0; j < 1000; ++j) sum += std::exp(xs[static_cast<size_t>(r * 1000 + j)] - mx);
+    for (int64_t j = 0; j < 1000; j += 37) {
+      double want = std::exp(xs[static_cast<size_t>(r * 1000 + j)] - mx) / sum;
+      REQUIRE(got[static_cast<size_t>(r * 1000 + j)] == Approx(want).epsilon(1e-5));
+    }
+  }
+}
+
+TEST_CASE("codegen: softmax is a compiled row kernel only over the innermost f32 axis", "[codegen][softmax]") {
+  if (jit_off()) return;
+  auto last = function([](Tensor x) { return softmax(x, -1); });
+  auto first = function([](Tensor x) { return softmax(x, 0); });
+  Tensor x = randn({3, 5, 40}, 4);
+  require_same_bits(last(x), softmax(x, -1));
+  require_same_bits(first(x), softmax(x, 0));
+  CHECK(contains(last.get_concrete_function(x).ir(Stage::lowered), "compiled row kernel softmax"));
+  CHECK_FALSE(contains(first.get_concrete_function(x).ir(Stage::lowered), "compiled row kernel"));
+  Tensor d = randn({3, 40}, 5, DType::f64);
+  require_same_bits(last(d), softmax(d, -1));
+  CHECK_FALSE(contains(last.get_concrete_function(d).ir(Stage::lowered), "compiled row kernel"));
+}
+
+TEST_CASE("codegen: one compiled softmax serves every batch of a dynamic signature", "[codegen][softmax]") {
+  FunctionOptions o;
+  o.input_signature = {TensorSpec({-1, 130})};
+  auto f = function([](Tensor x) { return log_softmax(x * 2.f, -1); }, o);
+  for (int64_t batch : {1, 7, 1000, 0}) {
+    INFO("batch " << batch);
+    Tensor x = randn({batch, 130}, static_cast<uint64_t>(batch + 1));
+    require_same_bits(f(x), log_softmax(x * 2.f, -1));
+  }
+  CHECK(f.trace_count() == 1);
+}

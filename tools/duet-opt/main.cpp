@@ -4,7 +4,8 @@
 //            [--split-input-file] [--explain-fusion] [--target=cpu|none] [--emit=ir|llvm|asm]
 //            [--list-passes]
 // --emit=llvm / --emit=asm print, after the passes, each compilable fusion's
-// kernel (for contiguous inputs) as LLVM IR after O3, or as assembly.
+// kernel (for contiguous inputs) and each softmax row kernel as LLVM IR after
+// O3, or as assembly.
 // Passes that ask the target (fuse-matmul-epilogue) see the CPU's TargetInfo
 // unless --target=none.
 // With --split-input-file each chunk between `// -----` lines is processed on
@@ -34,9 +35,18 @@ int usage(const char* msg) {
   return 2;
 }
 
-// Each compilable fusion's kernel, for contiguous inputs, after the function's text.
+// Each compilable fusion's kernel, for contiguous inputs, and each compiled
+// softmax row kernel, after the function's text.
 void collect_kernels(const Graph& g, bool assembly, std::string& out) {
   for (const auto& n : g.nodes()) {
+    if ((n->name() == "softmax" || n->name() == "log_softmax") &&
+        codegen::jit::unsupported_normalization(*n).empty()) {
+      std::string line = print_node(*n);
+      out += "// kernel of " + line.substr(0, line.find('\n')) + "\n";
+      codegen::jit::BodySpec spec = codegen::jit::describe_normalization(*n);
+      out += assembly ? codegen::jit::kernel_asm(spec, {false}) : codegen::jit::kernel_llvm_ir(spec, {false});
+      continue;
+    }
     for (int r = 0; r < n->num_regions(); ++r) {
       if (n->name() != "fusion") {
         collect_kernels(*n->region(r), assembly, out);
