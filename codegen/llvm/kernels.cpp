@@ -80,7 +80,10 @@ llvm::Type* memory_type(llvm::LLVMContext& ctx, DType t) {
 
 class Emitter {
  public:
-  Emitter(llvm::Module& m, llvm::IRBuilder<>& b) : m_(m), b_(b) {}
+  // lanes: 0 for scalar code (the loop vectorizer widens it), else the width
+  // of the explicit vectors every value has.
+  Emitter(llvm::Module& m, llvm::IRBuilder<>& b, bool avx512, unsigned lanes = 0)
+      : m_(m), b_(b), avx512_(avx512), lanes_(lanes) {}
 
   // b8 lives as i1 in registers, i8 in memory.
   llvm::Value* load(llvm::Value* ptr, DType t, llvm::MDNode* group) {
@@ -104,14 +107,14 @@ class Emitter {
       case ScalarOp::abs: return fp ? b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, a)
                                     : b_.CreateSelect(b_.CreateICmpSLT(a, zero(t)), b_.CreateSub(zero(t), a), a);
       case ScalarOp::square: return fp ? b_.CreateFMul(a, a) : b_.CreateMul(a, a);
-      case ScalarOp::exp: return t == DType::f32 ? emit_exp_f32(b_, a) : libm("exp", a);
+      case ScalarOp::exp: return t == DType::f32 ? emit_exp_f32(b_, a, avx512_) : libm("exp", a);
       case ScalarOp::log: return t == DType::f32 ? emit_log_f32(b_, a) : libm("log", a);
       case ScalarOp::sqrt: return b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a);
       case ScalarOp::rsqrt: return b_.CreateFDiv(one(t), b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a));
-      case ScalarOp::tanh: return t == DType::f32 ? emit_tanh_f32(b_, a) : libm("tanh", a);
+      case ScalarOp::tanh: return t == DType::f32 ? emit_tanh_f32(b_, a, avx512_) : libm("tanh", a);
       case ScalarOp::sigmoid: {
         llvm::Value* na = b_.CreateFNeg(a);
-        llvm::Value* e = t == DType::f32 ? emit_exp_f32(b_, na) : libm("exp", na);
+        llvm::Value* e = t == DType::f32 ? emit_exp_f32(b_, na, avx512_) : libm("exp", na);
         return b_.CreateFDiv(one(t), b_.CreateFAdd(one(t), e));
       }
       case ScalarOp::relu:  // a < 0 ? 0 : a (NaN stays)
@@ -120,10 +123,10 @@ class Emitter {
         llvm::Value* k = llvm::ConstantFP::get(a->getType(), 0.70710678118654752440);
         llvm::Value* half = llvm::ConstantFP::get(a->getType(), 0.5);
         llvm::Value* arg = b_.CreateFMul(a, k);
-        llvm::Value* e = t == DType::f32 ? emit_erf_f32(b_, arg) : libm("erf", arg, true);
+        llvm::Value* e = t == DType::f32 ? emit_erf_f32(b_, arg, avx512_) : libm("erf", arg, true);
         return b_.CreateFMul(b_.CreateFMul(half, a), b_.CreateFAdd(one(t), e));
       }
-      case ScalarOp::erf: return t == DType::f32 ? emit_erf_f32(b_, a) : libm("erf", a, true);
+      case ScalarOp::erf: return t == DType::f32 ? emit_erf_f32(b_, a, avx512_) : libm("erf", a, true);
       case ScalarOp::logical_not: return b_.CreateNot(a);
       case ScalarOp::add: return fp ? b_.CreateFAdd(a, x) : b_.CreateAdd(a, x);
       case ScalarOp::sub: return fp ? b_.CreateFSub(a, x) : b_.CreateSub(a, x);
@@ -174,10 +177,11 @@ class Emitter {
   llvm::Value* zero(DType t) { return llvm::Constant::getNullValue(register_type(t)); }
   llvm::Value* one(DType t) {
     llvm::Type* ty = register_type(t);
-    return ty->isFloatingPointTy() ? llvm::ConstantFP::get(ty, 1.0) : llvm::ConstantInt::get(ty, 1);
+    return ty->isFPOrFPVectorTy() ? llvm::ConstantFP::get(ty, 1.0) : llvm::ConstantInt::get(ty, 1);
   }
   llvm::Type* register_type(DType t) {
-    return t == DType::b8 ? b_.getInt1Ty() : memory_type(m_.getContext(), t);
+    llvm::Type* scalar = t == DType::b8 ? b_.getInt1Ty() : memory_type(m_.getContext(), t);
+    return lanes_ ? llvm::FixedVectorType::get(scalar, lanes_) : scalar;
   }
   llvm::Value* cmp(DType t, llvm::Value* a, llvm::Value* x, llvm::CmpInst::Predicate f, llvm::CmpInst::Predicate s,
                    llvm::CmpInst::Predicate u) {
@@ -211,6 +215,8 @@ class Emitter {
 
   llvm::Module& m_;
   llvm::IRBuilder<>& b_;
+  bool avx512_;
+  unsigned lanes_;
 };
 
 // The value a reduction starts from, as the eager kernel: 0, or the lowest /
@@ -246,6 +252,126 @@ std::string body_key(const BodySpec& body, const std::vector<bool>& scalar_input
   return k;
 }
 
+// body(i, mask) for each whole chunk of w elements of [0, n) (mask null),
+// then once for the tail, if any, with the lanes below the remainder on.
+void emit_chunks(llvm::IRBuilder<>& b, llvm::Function* fn, llvm::Value* n, unsigned w,
+                 const std::function<void(llvm::Value*, llvm::Value*)>& body) {
+  llvm::LLVMContext& ctx = fn->getContext();
+  llvm::Value* full = b.CreateAnd(n, b.getInt64(-static_cast<int64_t>(w)));
+  llvm::Value* rem = b.CreateSub(n, full);
+  std::vector<llvm::Constant*> lane_ids;
+  for (unsigned l = 0; l < w; ++l) lane_ids.push_back(b.getInt64(l));
+  llvm::BasicBlock* pre = b.GetInsertBlock();
+  auto* loop = llvm::BasicBlock::Create(ctx, "chunk", fn);
+  auto* after = llvm::BasicBlock::Create(ctx, "chunks.done", fn);
+  auto* tail = llvm::BasicBlock::Create(ctx, "tail", fn);
+  auto* done = llvm::BasicBlock::Create(ctx, "pass.done", fn);
+  b.CreateCondBr(b.CreateICmpSGT(full, b.getInt64(0)), loop, after);
+  b.SetInsertPoint(loop);
+  llvm::PHINode* i = b.CreatePHI(b.getInt64Ty(), 2);
+  i->addIncoming(b.getInt64(0), pre);
+  body(i, nullptr);
+  llvm::Value* next = b.CreateAdd(i, b.getInt64(w));
+  i->addIncoming(next, b.GetInsertBlock());
+  b.CreateCondBr(b.CreateICmpSLT(next, full), loop, after);
+  b.SetInsertPoint(after);
+  b.CreateCondBr(b.CreateICmpSGT(rem, b.getInt64(0)), tail, done);
+  b.SetInsertPoint(tail);
+  body(full, b.CreateICmpULT(llvm::ConstantVector::get(lane_ids), b.CreateVectorSplat(w, rem)));
+  b.CreateBr(done);
+  b.SetInsertPoint(done);
+}
+
+// Whether an elementwise body can be written with explicit vectors: no op
+// calls libm (f64 transcendentals, pow, floating mod).
+bool explicit_vectors(const BodySpec& body) {
+  if (body.reduction_yield >= 0 || body.normalizes) return false;
+  for (const BodySpec::Op& op : body.ops) {
+    switch (op.scalar) {
+      case ScalarOp::exp: case ScalarOp::log: case ScalarOp::tanh: case ScalarOp::sigmoid:
+      case ScalarOp::gelu: case ScalarOp::erf:
+        if (op.operand != DType::f32) return false;
+        break;
+      case ScalarOp::pow: return false;
+      case ScalarOp::mod:
+        if (is_floating(op.operand)) return false;
+        break;
+      default: break;
+    }
+  }
+  return true;
+}
+
+// NOTE [Explicit vector kernels]
+// On a host with AVX-512F, an elementwise body whose ops need no libm is
+// written with explicit <16 x T> vectors instead of a scalar loop for the loop
+// vectorizer: each chunk of 16 elements loads every input (a broadcast one is
+// splat once), computes the body lane by lane with the same scalar semantics,
+// and stores; the tail is the same code with masked loads and stores. Being
+// vectors in the IR, exps scale by vscalefps (same bits as the two-factor
+// product; W2: two exps per element). Every other op is the instruction the
+// loop vectorizer would have chosen, so results are the same bits.
+std::unique_ptr<llvm::Module> generate_vector(llvm::LLVMContext& ctx, const BodySpec& body,
+                                              const std::vector<bool>& scalar_input, const std::string& name) {
+  constexpr unsigned kW = 16;
+  auto m = std::make_unique<llvm::Module>(name, ctx);
+  llvm::IRBuilder<> b(ctx);
+  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
+  auto* fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, b.getInt64Ty()}, false);
+  auto* fn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m.get());
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
+  Emitter e(*m, b, /*avx512=*/true, kW);
+  const int np = static_cast<int>(body.params.size());
+  std::vector<llvm::Value*> base;
+  for (int i = 0; i < np + static_cast<int>(body.yields.size()); ++i)
+    base.push_back(b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, fn->getArg(0), i)));
+  // In registers: b8 as i1 lanes; in memory: i8.
+  auto vec_type = [&](DType t) { return llvm::FixedVectorType::get(memory_type(ctx, t), kW); };
+  std::vector<llvm::Value*> splat(body.params.size(), nullptr);
+  for (int k = 0; k < np; ++k) {
+    if (!scalar_input[k]) continue;
+    llvm::Value* v = b.CreateVectorSplat(kW, b.CreateLoad(memory_type(ctx, body.params[k]), base[k]));
+    splat[k] = body.params[k] == DType::b8 ? b.CreateICmpNE(v, llvm::Constant::getNullValue(v->getType())) : v;
+  }
+  emit_chunks(b, fn, fn->getArg(1), kW, [&](llvm::Value* i, llvm::Value* mask) {
+    std::vector<llvm::Value*> value(body.params.size() + body.ops.size(), nullptr);
+    for (int k = 0; k < np; ++k) {
+      if (splat[k]) {
+        value[k] = splat[k];
+        continue;
+      }
+      const DType t = body.params[k];
+      llvm::Type* vt = vec_type(t);
+      llvm::Value* p = b.CreateGEP(memory_type(ctx, t), base[k], i);
+      const llvm::Align align(dtype_size(t));
+      llvm::Value* v = mask ? static_cast<llvm::Value*>(b.CreateMaskedLoad(vt, p, align, mask, llvm::Constant::getNullValue(vt)))
+                            : b.CreateAlignedLoad(vt, p, align);
+      value[k] = t == DType::b8 ? b.CreateICmpNE(v, llvm::Constant::getNullValue(vt)) : v;
+    }
+    for (size_t k = 0; k < body.ops.size(); ++k) {
+      std::vector<llvm::Value*> in;
+      for (int v : body.ops[k].in) in.push_back(value[static_cast<size_t>(v)]);
+      value[static_cast<size_t>(np) + k] = e.op(body.ops[k], in);
+    }
+    for (size_t r = 0; r < body.yields.size(); ++r) {
+      const int v = body.yields[r];
+      const DType t = v < np ? body.params[static_cast<size_t>(v)] : body.ops[static_cast<size_t>(v - np)].result;
+      llvm::Value* out = value[static_cast<size_t>(v)];
+      if (t == DType::b8) out = b.CreateZExt(out, vec_type(t));
+      llvm::Value* p = b.CreateGEP(memory_type(ctx, t), base[static_cast<size_t>(np) + r], i);
+      const llvm::Align align(dtype_size(t));
+      if (mask) b.CreateMaskedStore(out, p, align, mask);
+      else b.CreateAlignedStore(out, p, align);
+    }
+  });
+  b.CreateRetVoid();
+  std::string err;
+  llvm::raw_string_ostream os(err);
+  if (llvm::verifyModule(*m, &os)) throw Error("codegen: the generated vector kernel does not verify: " + os.str());
+  return m;
+}
+
 // NOTE [Compiled softmax]
 // softmax and log_softmax over the innermost axis of an f32 tensor compile to
 // a row kernel written with explicit <16 x float> vectors (the loop vectorizer
@@ -257,7 +383,7 @@ std::string body_key(const BodySpec& body, const std::vector<bool>& scalar_input
 // and stores. Every step is the eager kernel's (backends/cpu/reduce.cpp),
 // including the sum order (NOTE [Softmax sum order]), so compiled and eager
 // softmax agree to the bit. The row stays in L1 between passes.
-std::unique_ptr<llvm::Module> generate_softmax(llvm::LLVMContext& ctx, bool log, const std::string& name) {
+std::unique_ptr<llvm::Module> generate_softmax(llvm::LLVMContext& ctx, bool log, const std::string& name, bool avx512) {
   constexpr unsigned kW = 16;
   auto m = std::make_unique<llvm::Module>(name, ctx);
   llvm::IRBuilder<> b(ctx);
@@ -274,11 +400,6 @@ std::unique_ptr<llvm::Module> generate_softmax(llvm::LLVMContext& ctx, bool log,
   llvm::Value* x = b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, fn->getArg(0), 0), "x");
   llvm::Value* y = b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, fn->getArg(0), 1), "y");
   llvm::Value* n = fn->getArg(1);
-  llvm::Value* full = b.CreateAnd(n, b.getInt64(-static_cast<int64_t>(kW)), "full");
-  llvm::Value* rem = b.CreateSub(n, full, "rem");
-  std::vector<llvm::Constant*> lane_ids;
-  for (unsigned l = 0; l < kW; ++l) lane_ids.push_back(b.getInt64(l));
-  llvm::Constant* lanes = llvm::ConstantVector::get(lane_ids);
   // Loop-carried values live in allocas, which O3 turns into phis.
   auto slot = [&](llvm::Type* t, llvm::Value* init) {
     llvm::IRBuilder<> eb(entry, entry->begin());
@@ -297,28 +418,8 @@ std::unique_ptr<llvm::Module> generate_softmax(llvm::LLVMContext& ctx, bool log,
     if (mask) b.CreateMaskedStore(v, p, a4, mask);
     else b.CreateAlignedStore(v, p, a4);
   };
-  // body(i, mask) for each whole chunk of kW elements (mask null), then once
-  // for the tail, if any, with the lanes below the remainder enabled.
   auto for_each_chunk = [&](const std::function<void(llvm::Value*, llvm::Value*)>& body) {
-    llvm::BasicBlock* pre = b.GetInsertBlock();
-    auto* loop = llvm::BasicBlock::Create(ctx, "chunk", fn);
-    auto* after = llvm::BasicBlock::Create(ctx, "chunks.done", fn);
-    auto* tail = llvm::BasicBlock::Create(ctx, "tail", fn);
-    auto* done = llvm::BasicBlock::Create(ctx, "pass.done", fn);
-    b.CreateCondBr(b.CreateICmpSGT(full, b.getInt64(0)), loop, after);
-    b.SetInsertPoint(loop);
-    llvm::PHINode* i = b.CreatePHI(b.getInt64Ty(), 2);
-    i->addIncoming(b.getInt64(0), pre);
-    body(i, nullptr);
-    llvm::Value* next = b.CreateAdd(i, b.getInt64(kW));
-    i->addIncoming(next, b.GetInsertBlock());
-    b.CreateCondBr(b.CreateICmpSLT(next, full), loop, after);
-    b.SetInsertPoint(after);
-    b.CreateCondBr(b.CreateICmpSGT(rem, b.getInt64(0)), tail, done);
-    b.SetInsertPoint(tail);
-    body(full, b.CreateICmpULT(lanes, b.CreateVectorSplat(kW, rem)));
-    b.CreateBr(done);
-    b.SetInsertPoint(done);
+    emit_chunks(b, fn, n, kW, body);
   };
 
   // Pass 1: the max (a NaN never wins a comparison) and whether a NaN was seen.
@@ -352,7 +453,7 @@ std::unique_ptr<llvm::Module> generate_softmax(llvm::LLVMContext& ctx, bool log,
     hi_half.push_back(static_cast<int>(l + kW / 2));
   }
   for_each_chunk([&](llvm::Value* i, llvm::Value* mask) {
-    llvm::Value* e = emit_exp_f32(b, b.CreateFSub(load(x, i, mask, 0.0), shift_v));
+    llvm::Value* e = emit_exp_f32(b, b.CreateFSub(load(x, i, mask, 0.0), shift_v), avx512);
     store(e, y, i, mask);
     if (mask) e = b.CreateSelect(mask, e, llvm::Constant::getNullValue(vf));  // adds +0: the eager tail skips them
     b.CreateStore(b.CreateFAdd(b.CreateLoad(vd, lo), b.CreateFPExt(b.CreateShuffleVector(e, lo_half), vd)), lo);
@@ -388,9 +489,11 @@ std::unique_ptr<llvm::Module> generate_softmax(llvm::LLVMContext& ctx, bool log,
   return m;
 }
 
+// avx512: the host has AVX-512F (vscalefps in vector exps).
 std::unique_ptr<llvm::Module> generate(llvm::LLVMContext& ctx, const BodySpec& body, const std::vector<bool>& scalar_input,
-                                       const std::string& name) {
-  if (body.normalizes) return generate_softmax(ctx, body.ops.at(0).name == "log_softmax", name);
+                                       const std::string& name, bool avx512) {
+  if (body.normalizes) return generate_softmax(ctx, body.ops.at(0).name == "log_softmax", name, avx512);
+  if (avx512 && explicit_vectors(body)) return generate_vector(ctx, body, scalar_input, name);
   auto m = std::make_unique<llvm::Module>(name, ctx);
   llvm::IRBuilder<> b(ctx);
   llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
@@ -403,7 +506,7 @@ std::unique_ptr<llvm::Module> generate(llvm::LLVMContext& ctx, const BodySpec& b
   auto* loop = llvm::BasicBlock::Create(ctx, "loop", fn);
   auto* exit = llvm::BasicBlock::Create(ctx, "exit", fn);
   b.SetInsertPoint(entry);
-  Emitter e(*m, b);
+  Emitter e(*m, b, avx512);
   // Every iteration reads and writes its own index only (an output may be an
   // input's buffer, at the same index): the accesses are parallel.
   llvm::MDNode* group = llvm::MDNode::getDistinct(ctx, {});
@@ -578,6 +681,7 @@ class Jit {
       f.AddFeature(kv.getKey(), kv.getValue());
       if (kv.getValue()) feature_list += "+" + kv.getKey().str() + ",";
     }
+    avx512_ = features.lookup("avx512f");
     jtmb->setCPU(llvm::sys::getHostCPUName().str());
     jtmb->getFeatures() = f;
     jtmb->setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
@@ -612,7 +716,7 @@ class Jit {
           if (info.getSeverity() == llvm::DS_Error) throw Error("codegen: LLVM reported an error while compiling a kernel");
         },
         nullptr);
-    std::unique_ptr<llvm::Module> m = generate(ctx, body, scalar_input, name);
+    std::unique_ptr<llvm::Module> m = generate(ctx, body, scalar_input, name, avx512_);
     m->setDataLayout(tm_->createDataLayout());
     m->setTargetTriple(tm_->getTargetTriple().str());
     for (llvm::Function& fn : *m)
@@ -724,6 +828,7 @@ class Jit {
   std::string host_;
   std::string generator_;
   std::string cache_dir_;
+  bool avx512_ = false;
   Stats stats_;
 };
 

@@ -10,10 +10,12 @@ namespace duet::codegen::jit {
 // Each takes and returns an f32 value, or a vector of them (the same
 // operations lane by lane); NaN in gives NaN out, and the infinities and
 // zeros give what libm gives.
-llvm::Value* emit_exp_f32(llvm::IRBuilder<>& b, llvm::Value* x);
+// With avx512 (the host has AVX-512F), a <16 x float> exp scales by 2^n with
+// vscalefps: the same bits, fewer instructions.
+llvm::Value* emit_exp_f32(llvm::IRBuilder<>& b, llvm::Value* x, bool avx512 = false);
 llvm::Value* emit_log_f32(llvm::IRBuilder<>& b, llvm::Value* x);
-llvm::Value* emit_tanh_f32(llvm::IRBuilder<>& b, llvm::Value* x);
-llvm::Value* emit_erf_f32(llvm::IRBuilder<>& b, llvm::Value* x);
+llvm::Value* emit_tanh_f32(llvm::IRBuilder<>& b, llvm::Value* x, bool avx512 = false);
+llvm::Value* emit_erf_f32(llvm::IRBuilder<>& b, llvm::Value* x, bool avx512 = false);
 
 // When this file's code was built: part of every kernel's cache key, so a
 // changed generator never loads kernels an older one saved.
