@@ -207,7 +207,7 @@ void run_compiled(const jit::BodySpec& body, const CompiledRun& run, const std::
     const int red = body.reduction_yield;
     cpu::parallel_for(run.numel, std::max<int64_t>(1, cpu::kParallelGrain / (cost * std::max<int64_t>(run.row, 1))),
                       [&](int64_t lo, int64_t hi) {
-      std::vector<char*> ptrs(n_all);
+      std::vector<char*> ptrs(n_all + 1);
       for (int64_t r = lo; r < hi; ++r) {
         int64_t rem = r;
         for (size_t k = 0; k < n_in; ++k) ptrs[k] = base[k];
@@ -218,6 +218,8 @@ void run_compiled(const jit::BodySpec& body, const CompiledRun& run, const std::
         }
         for (size_t k = n_in; k < n_all; ++k)
           ptrs[k] = base[k] + (static_cast<int>(k - n_in) == red ? r : r * run.row) * width[k];
+        if (body.normalizes)  // the row kernel prefetches the next row (its input is contiguous)
+          ptrs[n_all] = ptrs[0] + (r + 1 < hi ? run.row * width[0] : 0);
         run.fn(ptrs.data(), run.row);
       }
     });

@@ -51,7 +51,8 @@ struct BodySpec {
   bool columns = false;
   // A row normalization instead of a loop of ops: one f32 parameter, one op
   // ("softmax" or "log_softmax") over the innermost axis, yielded. The kernel
-  // normalizes one row: ptrs = {x row, y row}, n = the row's length
+  // normalizes one row: ptrs = {x row, y row, the next x row to prefetch (or
+  // any readable address)}, n = the row's length
   // (NOTE [Compiled softmax] in kernels.cpp).
   bool normalizes = false;
 };
