@@ -20,6 +20,16 @@
 // a body that swaps variables is right). Slot shapes are resolved once per
 // distinct tuple of input shapes and memoized, so a call with seen shapes
 // runs no type inference.
+//
+// NOTE [Compiled epilogues]
+// An f32 fused_matmul whose activation is a transcendental (tanh, sigmoid,
+// gelu) lowers to two steps over its result slot: the backend kernel with
+// only the product (oneDNN), then a compiled elementwise kernel computing
+// act((product + bias) + bias2) in place, the backend epilogue's order and
+// scalar semantics, so the bits are the same. The JIT's polynomial tanh is
+// about twice as fast as the C++ one and the kernel splits over the team
+// (W6: 50 tanh epilogues of [32,128]). relu and bias-only epilogues stay in
+// the backend, where they cost no more.
 #include <duet/codegen/program.h>
 
 #include <atomic>
@@ -162,6 +172,8 @@ void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps, bo
       continue;
     }
     Step step;
+    jit::BodySpec epilogue;       // a fused_matmul's compiled epilogue, if any
+    std::vector<int> epilogue_in;  // its bias slots
     step.op = &n.op();
     step.attrs = n.attrs();
     step.loc = n.loc();
@@ -200,6 +212,13 @@ void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps, bo
       }
       lower_graph(region, step.a, false);
       for (const Value* v : region.results()) step.yields_a.push_back(slot.at(v));
+    } else if (name == "fused_matmul" && jit_enabled() && !(epilogue = jit::describe_epilogue(n)).ops.empty()) {
+      // NOTE [Compiled epilogues]: the product alone here, its epilogue as a compiled step below.
+      step.fn = find_kernel(n.op().id(), Device::Type::cpu);
+      if (!step.fn) throw DeviceError(format_error(name, "no CPU kernel", n.loc()));
+      epilogue_in.assign(step.in.begin() + 2, step.in.end());
+      step.in.resize(2);
+      step.attrs.set("activation", std::string("none"));
     } else if (name == "print") {
       step.kind = Step::Kind::print;
     } else if (name == "after_all") {
@@ -227,6 +246,21 @@ void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps, bo
       if (v.size() == 2 && v[0] < static_cast<int64_t>(step.out.size()) && v[1] < static_cast<int64_t>(step.in.size()) &&
           step.in[static_cast<size_t>(v[1])] < num_params)
         donations.emplace_back(step.out[static_cast<size_t>(v[0])], step.in[static_cast<size_t>(v[1])]);
+    }
+    if (!epilogue.ops.empty()) {
+      Step e;
+      e.kind = Step::Kind::compiled;
+      e.op = step.op;
+      e.loc = step.loc;
+      e.text = step.text;
+      e.in = {step.out[0]};
+      e.in.insert(e.in.end(), epilogue_in.begin(), epilogue_in.end());
+      e.out = {step.out[0]};
+      e.body = std::make_shared<const jit::BodySpec>(std::move(epilogue));
+      e.run_index = num_runs++;
+      out_steps.push_back(std::move(step));
+      out_steps.push_back(std::move(e));
+      continue;
     }
     out_steps.push_back(std::move(step));
   }
@@ -528,7 +562,9 @@ void list_steps(const std::vector<Step>& steps, int depth, int& counter, std::st
                        : st.kind == Step::Kind::cond ? "cond"
                        : st.kind == Step::Kind::loop ? "while"
                        : st.kind == Step::Kind::fusion ? "fusion (stepped through)"
-                       : st.kind == Step::Kind::compiled ? (st.body->normalizes ? "compiled row kernel" : "fusion (compiled kernel)")
+                       : st.kind == Step::Kind::compiled ? (st.body->normalizes                           ? "compiled row kernel"
+                                                            : st.op && st.op->name() == "fused_matmul" ? "compiled epilogue of"
+                                                                                                       : "fusion (compiled kernel)")
                        : st.kind == Step::Kind::print ? "host print"
                                                       : "no-op";
     std::string line = st.text.substr(0, st.text.find('\n'));

@@ -929,6 +929,30 @@ BodySpec describe_normalization(const Node& n) {
   return spec;
 }
 
+BodySpec describe_epilogue(const Node& n) {
+  BodySpec spec;
+  if (n.name() != "fused_matmul" || n.num_operands() < 2) return spec;
+  for (int i = 0; i < n.num_operands(); ++i)
+    if (n.operand(i)->type().tensor.dtype != DType::f32) return spec;
+  const AttrValue* act = n.attrs().find("activation");
+  const std::string activation = act ? std::get<std::string>(*act) : "none";
+  ScalarOp scalar = activation == "tanh" ? ScalarOp::tanh
+                    : activation == "sigmoid" ? ScalarOp::sigmoid
+                    : activation == "gelu" ? ScalarOp::gelu
+                                           : ScalarOp::none;
+  if (scalar == ScalarOp::none) return spec;
+  const int biases = n.num_operands() - 2;
+  spec.params.assign(static_cast<size_t>(1 + biases), DType::f32);
+  int last = 0;
+  for (int k = 0; k < biases; ++k) {
+    spec.ops.push_back(BodySpec::Op{ScalarOp::add, "add", {last, 1 + k}, DType::f32, DType::f32});
+    last = static_cast<int>(spec.params.size() + spec.ops.size()) - 1;
+  }
+  spec.ops.push_back(BodySpec::Op{scalar, activation, {last}, DType::f32, DType::f32});
+  spec.yields = {static_cast<int>(spec.params.size() + spec.ops.size()) - 1};
+  return spec;
+}
+
 Kernel kernel_for(const BodySpec& body, const std::vector<bool>& scalar_input) {
   return Jit::get().kernel(body, scalar_input);
 }

@@ -64,6 +64,14 @@ BodySpec describe(const Graph& body);
 std::string unsupported_normalization(const Node& n);
 BodySpec describe_normalization(const Node& n);
 
+// The epilogue of an f32 fused_matmul whose activation is a transcendental
+// (tanh, sigmoid, gelu) as an elementwise body over (product, bias[, bias2]):
+// act((product + bias) + bias2), the backend epilogue's order. Empty (no ops)
+// when the node is not such a fused_matmul. The Program runs the product
+// through oneDNN and then this kernel in place (NOTE [Compiled epilogues] in
+// codegen/program.cpp).
+BodySpec describe_epilogue(const Node& n);
+
 // A kernel: its cache key (the body's ops and dtypes, independent of shapes,
 // so one kernel serves every batch size, plus which inputs are scalars and
 // the CPU) and the compiled entry point.
