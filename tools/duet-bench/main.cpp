@@ -1,6 +1,8 @@
 // duet-bench: runs the workloads of WORKLOADS.md with their floors in one
 // process, prints a table and, with --json FILE, writes the shared JSON shape.
+#include <algorithm>
 #include <exception>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <set>
@@ -57,6 +59,9 @@ struct Plan {
   Repeats compile_disk;  // pairs of child processes (cold, warm-disk), ~0.3 s each; no warm-up
   Repeats first_call;    // fresh traced W5 steps (warm-memory)
 };
+// Rounds per group of compared measurements (NOTE [Interleaved rounds]).
+constexpr int kRounds = 5;
+
 constexpr Plan kFullPlan{{20, 200}, {2, 15}, {3, 30}, {3, 30}, {3, 30}, {3, 30}, {3, 30}, {3, 30}, {0, 5}, {1, 10}};
 constexpr Plan kQuickPlan{{5, 30}, {1, 3}, {1, 5}, {1, 5}, {1, 5}, {1, 5}, {1, 5}, {1, 5}, {0, 1}, {1, 3}};
 
@@ -148,41 +153,68 @@ Report run(const Options& o) {
     add_row(report, "W1", "eager", "us_per_op", dispatch_eager(plan.dispatch));
     add_row(report, "W1", "traced", "us_per_op", dispatch_traced(plan.dispatch));
   }
-  if (o.wants("W2") || o.wants("W3a") || o.wants("W3b") || o.wants("add")) {
-    progress("STREAM triad");
-    Summary t = triad(plan.triad);
-    report.machine.triad_gbps = t.median;
-    if (o.wants("W2")) {
-      progress("W2 ew-chain");
-      add_row(report, "W2", "eager", "gbps", ew_chain_eager(plan.ew_chain));
-      add_row(report, "W2", "traced", "gbps", ew_chain_traced(plan.ew_chain)).floor_workload = "W2";
+  // NOTE [Interleaved rounds]
+  // The machine's speed drifts over seconds (other tenants: the triad has
+  // read 34 to 81 GB/s on one machine), so a floor measured before its
+  // workload says little about the workload's moment. Each group of
+  // measurements that are compared (a workload's eager, traced and floor
+  // rows; the triad and the memory-bound workloads) runs in rounds: every
+  // measurement of the group takes a share of its repeats per round, in
+  // turn, and a row's figures are over the samples of all rounds.
+  const int rounds = o.quick ? 1 : kRounds;
+  auto share = [&](const Repeats& r) { return Repeats{r.warmup, std::max(1, r.repeats / rounds)}; };
+  struct Measure {
+    const char *workload, *mode, *metric;
+    std::function<Summary(const Repeats&)> fn;
+    Repeats repeats;
+    const char* floor_workload = nullptr;
+    bool in_json = true;
+    std::vector<Summary> parts;
+  };
+  auto run_group = [&](std::vector<Measure> group) {
+    for (int k = 0; k < rounds; ++k)
+      for (Measure& m : group) {
+        progress(fmt::format("{} {} (round {} of {})", m.workload, m.mode, k + 1, rounds));
+        m.parts.push_back(m.fn(share(m.repeats)));
+      }
+    std::vector<Summary> out;
+    for (Measure& m : group) {
+      Summary sum = merged(m.parts);
+      out.push_back(sum);
+      if (!m.metric) continue;  // measured for another row's sake
+      Row& row = add_row(report, m.workload, m.mode, m.metric, sum);
+      if (m.floor_workload) row.floor_workload = m.floor_workload;
+      row.in_json = m.in_json;
     }
+    return out;
+  };
+  if (o.wants("W2") || o.wants("W3a") || o.wants("W3b") || o.wants("add")) {
     // The triad is W2's floor, and W3's; without W2 it stays in the table
     // for the others (the JSON has it as machine.triad_gbps).
-    add_row(report, "W2", "floor", "gbps", t).in_json = o.wants("W2");
+    std::vector<Measure> group;
+    if (o.wants("W2")) {
+      group.push_back({"W2", "eager", "gbps", ew_chain_eager, plan.ew_chain});
+      group.push_back({"W2", "traced", "gbps", ew_chain_traced, plan.ew_chain, "W2"});
+    }
+    group.push_back({"W2", "floor", "gbps", triad, plan.triad, nullptr, o.wants("W2")});
     if (o.wants("W3a")) {
-      progress("W3a softmax");
-      add_row(report, "W3a", "eager", "gbps", softmax_eager(plan.rows)).floor_workload = "W2";
-      add_row(report, "W3a", "traced", "gbps", softmax_traced(plan.rows)).floor_workload = "W2";
+      group.push_back({"W3a", "eager", "gbps", softmax_eager, plan.rows, "W2"});
+      group.push_back({"W3a", "traced", "gbps", softmax_traced, plan.rows, "W2"});
     }
     if (o.wants("W3b")) {
-      progress("W3b layernorm");
-      add_row(report, "W3b", "eager", "gbps", layernorm_eager(plan.rows)).floor_workload = "W2";
-      add_row(report, "W3b", "traced", "gbps", layernorm_traced(plan.rows)).floor_workload = "W2";
+      group.push_back({"W3b", "eager", "gbps", layernorm_eager, plan.rows, "W2"});
+      group.push_back({"W3b", "traced", "gbps", layernorm_traced, plan.rows, "W2"});
     }
-    if (o.wants("add")) {
-      progress("add-2^24");
-      add_row(report, "add-2^24", "eager", "gbps", add_eager(plan.add)).floor_workload = "W2";
-    }
+    if (o.wants("add")) group.push_back({"add-2^24", "eager", "gbps", add_eager, plan.add, "W2"});
+    const size_t triad_at = o.wants("W2") ? 2 : 0;
+    report.machine.triad_gbps = run_group(std::move(group))[triad_at].median;
   }
   // A workload measured eager, traced and against its floor, in one unit.
   auto trio = [&](const char* id, const char* what, const char* metric, auto eager, auto traced, auto floor,
                   const Repeats& r) {
     if (!o.wants(id)) return;
     progress(fmt::format("{} {}", id, what));
-    add_row(report, id, "eager", metric, eager(r));
-    add_row(report, id, "traced", metric, traced(r));
-    add_row(report, id, "floor", metric, floor(r));
+    run_group({{id, "eager", metric, eager, r}, {id, "traced", metric, traced, r}, {id, "floor", metric, floor, r}});
   };
   trio("W4", "mlp-infer", "ms", mlp_infer_eager, mlp_infer_traced, mlp_infer_floor, plan.forward);
   trio("W5", "mlp-train", "ms_per_step", mlp_train_eager, mlp_train_traced, mlp_train_floor, plan.train);

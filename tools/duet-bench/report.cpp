@@ -93,8 +93,10 @@ void print_table(const Report& report, std::ostream& out) {
   }
   out << "\nRatios compare medians by speed, higher is better. vs floor: share of the floor's speed, the floor\n"
          "being measured in this run: the STREAM triad for W2, W3a, W3b and add-2^24; for W4-W7 and matmul,\n"
-         "the workload's matmuls and convolutions alone, oneDNN called directly. W5-compile: the first call\n"
-         "of a fresh traced W5 step, kernels compiled (cold), from the disk cache, or already in memory.\n";
+         "the workload's matmuls and convolutions alone, oneDNN called directly. A workload's rows and its\n"
+         "floor are measured in interleaved rounds (5; --quick: 1), so they share the machine's moments.\n"
+         "W5-compile: the first call of a fresh traced W5 step, kernels compiled (cold), from the disk\n"
+         "cache, or already in memory.\n";
 
   const Row* duet_mm = find_row(report, "matmul-1024", "eager");
   const Row* dnnl_mm = find_row(report, "matmul-1024", "floor");

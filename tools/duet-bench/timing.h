@@ -19,6 +19,7 @@ struct Summary {
   double median = 0;
   double min = 0;
   double max = 0;
+  std::vector<double> values;  // every sample, in the metric's unit, sorted
 };
 
 // A value read from each result after the clock stops, so the timed work
@@ -32,7 +33,15 @@ inline Summary summarize(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   size_t n = values.size();
   double median = n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-  return {median, values.front(), values.back()};
+  double lo = values.front(), hi = values.back();
+  return {median, lo, hi, std::move(values)};
+}
+
+// One summary of the samples of several (the rounds of one measurement).
+inline Summary merged(const std::vector<Summary>& parts) {
+  std::vector<double> all;
+  for (const Summary& p : parts) all.insert(all.end(), p.values.begin(), p.values.end());
+  return summarize(std::move(all));
 }
 
 // Maps each sample with f: seconds -> metric. f is monotonic, so for a
