@@ -15,3 +15,4 @@
 #include <duet/runtime/tensor.h>
 #include <duet/runtime/variable.h>
 #include <duet/tracer/function.h>
+#include <duet/tracer/saved.h>

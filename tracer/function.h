@@ -192,6 +192,7 @@ class ConcreteFunction {
   std::vector<Tensor> operator()(const std::vector<Tensor>& inputs) const;
 
  private:
+  friend void save(const ConcreteFunction& function, const std::string& path);
   std::shared_ptr<const detail::Trace> trace_;
 };
 

@@ -38,6 +38,7 @@
 #include <duet/runtime/tape_hooks.h>
 #include <duet/runtime/tensor_impl.h>
 #include <duet/runtime/variable_lock.h>
+#include <duet/tracer/trace.h>
 #include <duet/tracer/trace_context.h>
 
 namespace duet {
@@ -51,33 +52,6 @@ void run_functions_eagerly(bool on) { g_run_eagerly.store(on); }
 bool functions_run_eagerly() { return g_run_eagerly.load(); }
 
 namespace detail {
-
-// What one argument must look like for a trace to serve it.
-struct ArgSpec {
-  ArgValue::Kind kind = ArgValue::Kind::tensor;
-  std::vector<TensorType> types;  // tensor, variable: one; list: one per element
-  Device device = Device::cpu();
-  std::string value;              // by-value arguments, as text
-};
-
-bool dims_fit(const Shape& want, const Shape& got);
-
-using BackwardFunction = Function<std::vector<Tensor>(std::vector<Tensor>, std::vector<Tensor>)>;
-
-struct Trace {
-  std::string name;
-  // The traced backward of this trace, built on its first use under a tape.
-  mutable std::mutex backward_mu;
-  mutable std::shared_ptr<BackwardFunction> backward;
-  std::vector<ArgSpec> spec;
-  std::string traced_ir, optimized_ir;
-  std::unique_ptr<codegen::Program> program;
-  std::vector<VariableBinding> bindings;
-  std::vector<Variable> captured;  // the captured variables the trace reads or writes
-  std::vector<int> writebacks;  // per write-back result: index into bindings
-  int num_user_results = 0;
-  int num_tensor_params = 0;
-};
 
 namespace {
 
@@ -165,8 +139,6 @@ std::string difference(const std::vector<ArgSpec>& from, const std::vector<ArgSp
 std::string value_text(double d) { return fmt::format("{}", d); }
 
 }  // namespace
-
-std::vector<Tensor> run_trace(const Trace& t, std::vector<ArgValue>& args);
 
 class FunctionCore : public std::enable_shared_from_this<FunctionCore> {
  public:

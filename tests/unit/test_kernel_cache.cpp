@@ -22,11 +22,11 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "test_support.h"
 
-extern char** environ;
 
 using namespace duet;
 using duet_test::TempDir;
@@ -41,11 +41,7 @@ bool jit_off() {
   return v && std::string(v) == "0";
 }
 
-// A started child: its pid and the read end of its stdout.
-struct Child {
-  pid_t pid = -1;
-  int out = -1;
-};
+using duet_test::Child;
 
 struct ChildResult {
   int status = -1;
@@ -55,46 +51,12 @@ struct ChildResult {
 };
 
 Child start_child(const std::string& test_name, const std::string& cache_dir) {
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) {
-    std::string s = *e;
-    if (s.rfind("DUET_CACHE_DIR=", 0) == 0 || s.rfind("DUET_JIT=", 0) == 0) continue;
-    env.push_back(s);
-  }
-  env.push_back("DUET_CACHE_DIR=" + cache_dir);
-  std::vector<char*> envp;
-  for (auto& s : env) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::string exe = "/proc/self/exe", name = test_name;
-  char* argv[] = {exe.data(), name.data(), nullptr};
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  posix_spawn_file_actions_addclose(&fa, fds[0]);
-  posix_spawn_file_actions_addclose(&fa, fds[1]);
-  Child c;
-  int rc = posix_spawn(&c.pid, exe.c_str(), &fa, nullptr, argv, envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(fds[1]);
-  if (rc != 0) ::close(fds[0]);
-  REQUIRE(rc == 0);
-  c.out = fds[0];
-  return c;
+  return duet_test::start_self(test_name, {"DUET_CACHE_DIR=" + cache_dir}, {"DUET_JIT"});
 }
 
 ChildResult finish_child(Child c) {
   ChildResult r;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(c.out, buf, sizeof buf)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    r.output.append(buf, static_cast<size_t>(n));
-  }
-  ::close(c.out);
-  while (::waitpid(c.pid, &r.status, 0) < 0 && errno == EINTR) {
-  }
+  std::tie(r.status, r.output) = duet_test::finish_self(c);
   size_t at = r.output.find("KCSTATS ");
   if (at != std::string::npos) {
     std::istringstream line(r.output.substr(at + 8, r.output.find('\n', at) - at - 8));

@@ -1,15 +1,21 @@
-// Helpers several unit-test files share: temporary directories, element
-// views of tensors and variables, and an element-wise closeness check.
+// Helpers several unit-test files share: temporary directories, child
+// processes of this test binary, element views of tensors and variables, and
+// an element-wise closeness check.
 #pragma once
 
 #include <catch2/catch.hpp>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include <duet/duet.h>
+
+extern char** environ;
 
 namespace duet_test {
 
@@ -29,6 +35,61 @@ struct TempDir {
   }
   std::string file(const std::string& name) const { return (path / name).string(); }
 };
+
+// A child process running this binary's test case `test_name` (a hidden
+// "[.]" case) with the environment minus the variables named in `drop`, plus
+// `add` ("NAME=value"); its stdout is read through a pipe.
+struct Child {
+  pid_t pid = -1;
+  int out = -1;
+};
+inline Child start_self(const std::string& test_name, const std::vector<std::string>& add,
+                        const std::vector<std::string>& drop = {}) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string s = *e;
+    bool dropped = false;
+    for (const std::string& d : drop) dropped |= s.rfind(d + "=", 0) == 0;
+    for (const std::string& a : add) dropped |= s.rfind(a.substr(0, a.find('=') + 1), 0) == 0;
+    if (!dropped) env.push_back(s);
+  }
+  env.insert(env.end(), add.begin(), add.end());
+  std::vector<char*> envp;
+  for (auto& s : env) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string exe = "/proc/self/exe", name = test_name;
+  char* argv[] = {exe.data(), name.data(), nullptr};
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_addclose(&fa, fds[0]);
+  posix_spawn_file_actions_addclose(&fa, fds[1]);
+  Child c;
+  int rc = posix_spawn(&c.pid, exe.c_str(), &fa, nullptr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(fds[1]);
+  if (rc != 0) ::close(fds[0]);
+  REQUIRE(rc == 0);
+  c.out = fds[0];
+  return c;
+}
+// Waits for the child: its wait status and everything it printed.
+inline std::pair<int, std::string> finish_self(Child c) {
+  std::string output;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(c.out, buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    output.append(buf, static_cast<size_t>(n));
+  }
+  ::close(c.out);
+  int status = -1;
+  while (::waitpid(c.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return {status, output};
+}
 
 inline std::vector<float> f32s(const duet::Tensor& t) { return t.to_vector<float>(); }
 inline std::vector<double> f64s(const duet::Tensor& t) { return t.to_vector<double>(); }
