@@ -140,3 +140,185 @@ std::string print_node(const Node& n) {
 }
 
 }  // namespace duet
+
+namespace duet {
+
+std::string json_quote(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20) out += fmt::format("\\u{:04x}", c);
+        else out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+namespace {
+
+std::string loc_text(SrcLoc loc) {
+  if (!loc.known()) return "";
+  std::string file = loc.file;
+  size_t slash = file.rfind('/');
+  if (slash != std::string::npos) file = file.substr(slash + 1);
+  return fmt::format("{}:{}", file, loc.line);
+}
+
+std::string json_body(const Graph& g, const Namer& name, bool top);
+
+std::string json_params(const Graph& g, const Namer& name) {
+  std::string out = "[";
+  for (int i = 0; i < g.num_params(); ++i) {
+    const Value* p = g.param(i);
+    out += fmt::format("{}{{\"name\": {}, \"type\": {}", i ? ", " : "", json_quote(name(p)), json_quote(p->type().str()));
+    if (!p->variable().empty()) out += ", \"variable\": " + json_quote(p->variable());
+    out += "}";
+  }
+  return out + "]";
+}
+
+std::string json_node(const Node& n, const Namer& name) {
+  std::string out = "{\"op\": " + json_quote(n.name()) + ", \"results\": [";
+  for (int i = 0; i < n.num_results(); ++i) out += (i ? ", " : "") + json_quote(name(n.result(i)));
+  out += "], \"types\": [";
+  for (int i = 0; i < n.num_results(); ++i) out += (i ? ", " : "") + json_quote(n.result(i)->type().str());
+  out += "], \"operands\": [";
+  for (int i = 0; i < n.num_operands(); ++i) out += (i ? ", " : "") + json_quote(name(n.operand(i)));
+  out += "], \"attrs\": {";
+  bool first = true;
+  for (const auto& [k, v] : n.attrs().items()) {
+    out += (first ? "" : ", ") + json_quote(k) + ": " + json_quote(format_attr_value(v));
+    first = false;
+  }
+  out += "}";
+  if (n.loc().known()) out += ", \"loc\": " + json_quote(loc_text(n.loc()));
+  if (n.num_regions() > 0) {
+    out += ", \"regions\": [";
+    for (int r = 0; r < n.num_regions(); ++r) out += (r ? ", " : "") + json_body(*n.region(r), name, false);
+    out += "]";
+  }
+  return out + "}";
+}
+
+// {"params": [...], "nodes": [...], "results"|"yields": [...]}
+std::string json_body(const Graph& g, const Namer& name, bool top) {
+  std::string out = "{\"params\": " + json_params(g, name) + ", \"nodes\": [";
+  bool first = true;
+  for (const auto& n : g.nodes()) {
+    out += (first ? "\n  " : ",\n  ") + json_node(*n, name);
+    first = false;
+  }
+  out += std::string("], \"") + (top ? "results" : "yields") + "\": [";
+  for (size_t i = 0; i < g.results().size(); ++i) {
+    const Value* v = g.results()[i];
+    out += fmt::format("{}{{\"value\": {}, \"type\": {}", i ? ", " : "", json_quote(name(v)), json_quote(v->type().str()));
+    if (top && !g.result_variable(static_cast<int>(i)).empty())
+      out += ", \"variable\": " + json_quote(g.result_variable(static_cast<int>(i)));
+    out += "}";
+  }
+  return out + "]}";
+}
+
+// dot: a label's text, escaped for a double-quoted dot string.
+std::string dot_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string shorten(const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n - 3) + "..."; }
+
+class DotWriter {
+ public:
+  explicit DotWriter(const Namer& name) : name_(name) {}
+  std::string out;
+
+  void body(const Graph& g, int depth, const std::string& end_label) {
+    std::string pad(2 * depth, ' ');
+    for (int i = 0; i < g.num_params(); ++i) {
+      const Value* p = g.param(i);
+      std::string id = fmt::format("v{}", next_++);
+      source_[p] = id;
+      std::string label = name_(p) + "\n" + p->type().str() + (p->variable().empty() ? "" : "\nvariable " + p->variable());
+      out += fmt::format("{}{} [shape=ellipse, label=\"{}\"];\n", pad, id, dot_escape(label));
+    }
+    for (const auto& n : g.nodes()) {
+      std::string id = fmt::format("n{}", next_++);
+      std::string label = n->name();
+      Attrs shown;  // the memory plan's attributes stay in the text and JSON forms
+      for (const auto& [k, v] : n->attrs().items())
+        if (k.rfind("plan.", 0) != 0) shown.set(k, v);
+      if (!shown.empty()) label += "\n" + shorten(shown.str(), 60);
+      const bool fusion = n->name() == "fusion";
+      if (fusion) {  // its body as one line of ops, not a cluster far from the node
+        std::string ops;
+        for (const auto& m : n->region(0)->nodes()) ops += (ops.empty() ? "" : " ") + m->name();
+        label += "\n[" + shorten(ops, 60) + "]";
+      }
+      for (int r = 0; r < n->num_results(); ++r) label += "\n" + name_(n->result(r)) + " : " + n->result(r)->type().str();
+      if (n->loc().known()) label += "\n" + loc_text(n->loc());
+      const bool fused = n->name() == "fusion" || n->name() == "fused_matmul";
+      out += fmt::format("{}{} [shape=box, style=\"rounded{}\", label=\"{}\"];\n", pad, id, fused ? ",filled" : "",
+                         dot_escape(label));
+      for (int i = 0; i < n->num_operands(); ++i) edge(n->operand(i), id, pad);
+      for (int r = 0; r < n->num_results(); ++r) source_[n->result(r)] = id;
+      for (int r = 0; r < n->num_regions() && !fusion; ++r) {
+        out += fmt::format("{}subgraph cluster_{} {{\n{}  label=\"{} region {}\";\n", pad, next_++, pad, n->name(), r);
+        body(*n->region(r), depth + 1, r == 0 && n->name() == "while" ? "condition" : "yield");
+        out += pad + "}\n";
+      }
+    }
+    std::string id = fmt::format("r{}", next_++);
+    out += fmt::format("{}{} [shape=plain, label=\"{}\"];\n", pad, id, end_label);
+    for (const Value* v : g.results()) edge(v, id, pad);
+  }
+
+ private:
+  void edge(const Value* v, const std::string& to, const std::string& pad) {
+    auto it = source_.find(v);
+    if (it == source_.end()) return;
+    out += fmt::format("{}{} -> {};\n", pad, it->second, to);
+  }
+  const Namer& name_;
+  std::unordered_map<const Value*, std::string> source_;
+  int next_ = 0;
+};
+
+}  // namespace
+
+std::string graph_json(const Graph& g) {
+  Namer name(g);
+  std::string out = "{\"function\": " + json_quote(g.name()) + ", \"attributes\": {";
+  bool first = true;
+  for (const auto& [k, v] : g.attrs().items()) {
+    out += (first ? "" : ", ") + json_quote(k) + ": " + json_quote(format_attr_value(v));
+    first = false;
+  }
+  out += "},\n\"body\": " + json_body(g, name, true) + "}\n";
+  return out;
+}
+
+std::string graph_dot(const Graph& g) {
+  Namer name(g);
+  DotWriter w(name);
+  w.out = "digraph \"" + dot_escape(g.name()) + "\" {\n  node [fontname=\"monospace\", fontsize=10];\n"
+          "  edge [arrowsize=0.6];\n";
+  w.body(g, 1, "return");
+  w.out += "}\n";
+  return w.out;
+}
+
+}  // namespace duet

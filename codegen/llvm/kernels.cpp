@@ -51,6 +51,7 @@
 
 #include <duet/codegen/llvm/math.h>
 #include <duet/graph/error.h>
+#include <duet/graph/printer.h>
 
 namespace duet::codegen::jit {
 namespace {
@@ -962,6 +963,52 @@ std::string kernel_llvm_ir(const BodySpec& body, const std::vector<bool>& scalar
 std::string kernel_asm(const BodySpec& body, const std::vector<bool>& scalar_input) {
   return Jit::get().text(body, scalar_input, true);
 }
+namespace {
+void collect_kernels(const Graph& g, bool assembly, std::string& out) {
+  for (const auto& n : g.nodes()) {
+    if (n->name() == "fused_matmul") {  // a compiled epilogue (NOTE [Compiled epilogues])
+      BodySpec spec = describe_epilogue(*n);
+      if (spec.ops.empty()) continue;
+      std::string line = print_node(*n);
+      out += "// kernel of the epilogue of " + line.substr(0, line.find('\n')) + "\n";
+      std::vector<bool> contiguous(spec.params.size(), false);
+      out += assembly ? kernel_asm(spec, contiguous) : kernel_llvm_ir(spec, contiguous);
+      continue;
+    }
+    if ((n->name() == "softmax" || n->name() == "log_softmax") && unsupported_normalization(*n).empty()) {
+      std::string line = print_node(*n);
+      out += "// kernel of " + line.substr(0, line.find('\n')) + "\n";
+      BodySpec spec = describe_normalization(*n);
+      out += assembly ? kernel_asm(spec, {false}) : kernel_llvm_ir(spec, {false});
+      continue;
+    }
+    for (int r = 0; r < n->num_regions(); ++r) {
+      if (n->name() != "fusion") {
+        collect_kernels(*n->region(r), assembly, out);
+        continue;
+      }
+      std::string line = print_node(*n);
+      std::string why = unsupported(*n->region(0));
+      out += "// kernel of " + line.substr(0, line.find('\n')) + "\n";
+      if (!why.empty()) {
+        out += "//   not compiled: " + why + "\n";
+        continue;
+      }
+      BodySpec spec = describe(*n->region(0));
+      std::vector<bool> contiguous(spec.params.size(), false);
+      out += assembly ? kernel_asm(spec, contiguous) : kernel_llvm_ir(spec, contiguous);
+    }
+  }
+}
+}  // namespace
+
+std::string kernels_listing(const Graph& g, bool assembly) {
+  std::string out;
+  collect_kernels(g, assembly, out);
+  if (out.empty()) out = "// no compiled kernels: this function has no fusion, softmax or transcendental epilogue\n";
+  return out;
+}
+
 Stats stats() { return Jit::get().stats(); }
 std::string host_description() { return Jit::get().host(); }
 

@@ -90,6 +90,12 @@ Kernel kernel_for(const BodySpec& body, const std::vector<bool>& scalar_input);
 std::string kernel_llvm_ir(const BodySpec& body, const std::vector<bool>& scalar_input);
 std::string kernel_asm(const BodySpec& body, const std::vector<bool>& scalar_input);
 
+// Every kernel of an optimized graph (its compilable fusions, for contiguous
+// inputs, its softmax row kernels and fused_matmul epilogues), each after a
+// "// kernel of ..." line, as LLVM IR after O3 or as assembly; a fusion that
+// does not compile gets a line saying why. For duet-opt --emit and duet-dump.
+std::string kernels_listing(const Graph& g, bool assembly);
+
 // Counters since the process started (for tests and duet-bench).
 struct Stats {
   int64_t compiled = 0;     // LLVM optimized and compiled a kernel

@@ -35,43 +35,6 @@ int usage(const char* msg) {
   return 2;
 }
 
-// Each compilable fusion's kernel, for contiguous inputs, and each compiled
-// softmax row kernel, after the function's text.
-void collect_kernels(const Graph& g, bool assembly, std::string& out) {
-  for (const auto& n : g.nodes()) {
-    if ((n->name() == "softmax" || n->name() == "log_softmax") &&
-        codegen::jit::unsupported_normalization(*n).empty()) {
-      std::string line = print_node(*n);
-      out += "// kernel of " + line.substr(0, line.find('\n')) + "\n";
-      codegen::jit::BodySpec spec = codegen::jit::describe_normalization(*n);
-      out += assembly ? codegen::jit::kernel_asm(spec, {false}) : codegen::jit::kernel_llvm_ir(spec, {false});
-      continue;
-    }
-    for (int r = 0; r < n->num_regions(); ++r) {
-      if (n->name() != "fusion") {
-        collect_kernels(*n->region(r), assembly, out);
-        continue;
-      }
-      std::string line = print_node(*n);
-      std::string why = codegen::jit::unsupported(*n->region(0));
-      out += "// kernel of " + line.substr(0, line.find('\n')) + "\n";
-      if (!why.empty()) {
-        out += "//   not compiled: " + why + "\n";
-        continue;
-      }
-      codegen::jit::BodySpec spec = codegen::jit::describe(*n->region(0));
-      std::vector<bool> contiguous(spec.params.size(), false);
-      out += assembly ? codegen::jit::kernel_asm(spec, contiguous) : codegen::jit::kernel_llvm_ir(spec, contiguous);
-    }
-  }
-}
-
-std::string kernels_text(const Graph& g, bool assembly) {
-  std::string out;
-  collect_kernels(g, assembly, out);
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -172,7 +135,7 @@ int main(int argc, char** argv) {
               for (const std::string& why : r.remarks) std::cout << "// " << why << "\n";
         }
         out += (i ? "\n" : "") + print_graph(g);
-        if (emit != "ir") out += kernels_text(g, emit == "asm");
+        if (emit != "ir") out += codegen::jit::kernels_listing(g, emit == "asm");
       }
       std::cout << out << std::flush;
     } catch (const Error& e) {
