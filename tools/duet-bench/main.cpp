@@ -22,13 +22,14 @@ namespace duet::bench {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: duet-bench [--quick] [--only NAMES] [--threads N] [--json FILE]\n"
+    "usage: duet-bench [--quick] [--only NAMES] [--threads N] [--json FILE] [--svg FILE]\n"
     "  --quick        fewer repeats: for development, not for numbers to keep\n"
     "  --only NAMES   comma-separated subset of W1,W2,W3a,W3b,W4,W5,W5-compile,W6,W7,\n"
     "                 add,matmul (default: all); the STREAM triad runs whenever W2,\n"
     "                 W3a, W3b or add does\n"
     "  --threads N    size of the kernel thread team (duet::set_num_threads)\n"
-    "  --json FILE    also write the results as JSON (shape: WORKLOADS.md)\n";
+    "  --json FILE    also write the results as JSON (shape: WORKLOADS.md)\n"
+    "  --svg FILE     also draw a bar chart: each workload's eager and traced speed as a share of its floor\n";
 
 const std::vector<std::string> kWorkloadNames = {"W1", "W2", "W3a", "W3b", "W4",  "W5",
                                                   "W5-compile", "W6", "W7", "add", "matmul"};
@@ -43,6 +44,7 @@ struct Options {
   std::set<std::string> only;  // empty: everything
   int threads = 0;             // 0: duet's default
   std::string json_path;
+  std::string svg_path;
   bool help = false;
   // Hidden, for W5-compile's child processes (compile.cpp): time one first
   // call with the JIT's kernel cache in this directory, print, exit.
@@ -123,6 +125,9 @@ Options parse_options(int argc, char** argv) {
     } else if (arg == "--json") {
       o.json_path = take_value();
       if (o.json_path.empty()) throw UsageError{"--json needs a file name"};
+    } else if (arg == "--svg") {
+      o.svg_path = take_value();
+      if (o.svg_path.empty()) throw UsageError{"--svg needs a file name"};
     } else {
       throw UsageError{fmt::format("unknown argument '{}'", argv[i])};
     }
@@ -256,6 +261,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (!options.json_path.empty()) check_writable(options.json_path);
+    if (!options.svg_path.empty()) check_writable(options.svg_path);
     if (options.threads > 0) duet::set_num_threads(options.threads);
     if (!options.compile_probe_dir.empty()) {
       compile_probe(options.compile_probe_dir);
@@ -266,6 +272,10 @@ int main(int argc, char** argv) {
     if (!options.json_path.empty()) {
       write_json(report, options.json_path);
       std::cout << "wrote " << options.json_path << "\n";
+    }
+    if (!options.svg_path.empty()) {
+      write_svg(report, options.svg_path);
+      std::cout << "wrote " << options.svg_path << "\n";
     }
   } catch (const std::exception& e) {
     std::cout.flush();

@@ -1,6 +1,7 @@
 // The table duet-bench prints and the JSON it writes (shape: WORKLOADS.md).
 #include "report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <ostream>
@@ -132,6 +133,62 @@ void write_json(const Report& report, const std::string& path) {
 void check_writable(const std::string& path) {
   std::ofstream out(path, std::ios::app);
   if (!out) throw IOError(fmt::format("cannot open '{}' for writing", path));
+}
+
+void write_svg(const Report& report, const std::string& path) {
+  struct Bar {
+    std::string workload;
+    double eager = -1, traced = -1;  // share of the floor's speed; -1: not measured
+  };
+  std::vector<Bar> bars;
+  for (const Row& r : report.rows) {
+    if (r.mode != "eager" && r.mode != "traced") continue;
+    if (!r.value) continue;
+    const Row* floor = find_row(report, r.floor_workload.empty() ? r.workload : r.floor_workload, "floor");
+    if (!floor || !floor->value) continue;
+    if (bars.empty() || bars.back().workload != r.workload) bars.push_back({r.workload});
+    double share = speed_ratio(r.metric, r.value->median, floor->value->median);
+    (r.mode == "eager" ? bars.back().eager : bars.back().traced) = share;
+  }
+  const int width = std::max(760, 120 + 90 * static_cast<int>(bars.size())), height = 360, top = 50, bottom = 300;
+  double scale_max = 1.2;
+  for (const Bar& b : bars) scale_max = std::max({scale_max, b.eager * 1.05, b.traced * 1.05});
+  auto y = [&](double share) { return bottom - (bottom - top) * share / scale_max; };
+  std::string svg = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" "
+      "font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+      width, height);
+  svg += fmt::format("<text x=\"10\" y=\"20\" font-size=\"14\">duet-bench: speed as a share of each workload's "
+                     "floor ({} threads; {})</text>\n",
+                     report.machine.threads, report.machine.cpu);
+  for (double g = 0; g <= scale_max + 1e-9; g += 0.2) {
+    svg += fmt::format("<line x1=\"60\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\"/>\n", width - 20, y(g), y(g),
+                       std::fabs(g - 1) < 1e-9 ? "#c00" : "#ddd");
+    svg += fmt::format("<text x=\"55\" y=\"{:.1f}\" text-anchor=\"end\">{:.0f}%</text>\n", y(g) + 4, 100 * g);
+  }
+  for (size_t i = 0; i < bars.size(); ++i) {
+    const double x = 80 + 90.0 * static_cast<double>(i);
+    auto bar = [&](double share, double dx, const char* color) {
+      if (share < 0) return;
+      svg += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"30\" height=\"{:.1f}\" fill=\"{}\"/>\n", x + dx,
+                         y(share), bottom - y(share), color);
+      svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" font-size=\"10\">{:.0f}%</text>\n",
+                         x + dx + 15, y(share) - 3, 100 * share);
+    };
+    bar(bars[i].eager, 0, "#999");
+    bar(bars[i].traced, 32, "#2a6fdb");
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", x + 31, bottom + 16,
+                       bars[i].workload);
+  }
+  svg += fmt::format("<rect x=\"80\" y=\"{}\" width=\"12\" height=\"12\" fill=\"#999\"/><text x=\"96\" y=\"{}\">eager"
+                     "</text>\n<rect x=\"150\" y=\"{}\" width=\"12\" height=\"12\" fill=\"#2a6fdb\"/><text x=\"166\" "
+                     "y=\"{}\">traced</text>\n<text x=\"240\" y=\"{}\">red line: the floor (STREAM triad for W2-W3, "
+                     "oneDNN alone for W4-W7)</text>\n",
+                     bottom + 32, bottom + 43, bottom + 32, bottom + 43, bottom + 43);
+  svg += "</svg>\n";
+  std::ofstream out(path, std::ios::trunc);
+  out << svg;
+  if (!out) throw IOError(fmt::format("duet-bench: cannot write '{}'", path));
 }
 
 }  // namespace duet::bench

@@ -42,6 +42,10 @@ std::string cpu_model();
 void print_table(const Report& report, std::ostream& out);
 // Throws duet::IOError when the file cannot be written.
 void write_json(const Report& report, const std::string& path);
+// A bar chart (SVG): for each workload with a floor, eager and traced speed
+// as a share of the floor's; W1 as traced/eager. Throws duet::IOError when
+// the file cannot be written.
+void write_svg(const Report& report, const std::string& path);
 // Throws duet::IOError unless path can be opened for writing (creating it),
 // so a bad --json path fails before the run rather than after.
 void check_writable(const std::string& path);
