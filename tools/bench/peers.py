@@ -193,6 +193,7 @@ def torch_worker(res, args, plan):
     import torch
     import torch.nn.functional as F
     torch.set_num_threads(args.threads)
+    res.doc["version"] = torch.__version__
     d = inputs()
     t = {k: (torch.from_numpy(v) if not isinstance(v, list) else [torch.from_numpy(u) for u in v]) for k, v in d.items()}
 
@@ -267,6 +268,7 @@ def ident(f):
 
 def tf_worker(res, args, plan):
     import tensorflow as tf
+    res.doc["version"] = tf.__version__
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     d = inputs()
@@ -332,6 +334,7 @@ def tf_worker(res, args, plan):
 def jax_worker(res, args, plan):
     import jax
     import jax.numpy as jnp
+    res.doc["version"] = jax.__version__
     d = inputs()
     c = {k: (jnp.asarray(v) if not isinstance(v, list) else [jnp.asarray(u) for u in v]) for k, v in d.items()}
 
