@@ -49,12 +49,15 @@ def driver(args):
         py = os.path.join(venv, "bin", "python")
         reason = None
         try:
-            if not os.path.exists(py):
+            stamp = os.path.join(venv, "duet-installed")  # written once pip succeeded; a failed install is retried
+            if not os.path.exists(stamp):
                 print("peers.py: creating %s and installing %s from PyPI" % (venv, " ".join(PEERS[peer][0])), flush=True)
                 subprocess.run([sys.executable, "-m", "venv", venv], check=True)
                 r = subprocess.run([py, "-m", "pip", "install", "--quiet"] + PEERS[peer][0], capture_output=True, text=True)
                 if r.returncode != 0:
                     reason = "pip install %s failed: %s" % (" ".join(PEERS[peer][0]), r.stderr.strip().splitlines()[-1:])
+                else:
+                    open(stamp, "w").close()
             if reason is None:
                 cmd = [py, os.path.abspath(__file__), "--worker", peer, "--threads", str(args.threads), "--json", out]
                 if args.quick:
