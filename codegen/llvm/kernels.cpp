@@ -253,6 +253,24 @@ std::string body_key(const BodySpec& body, const std::vector<bool>& scalar_input
   return k;
 }
 
+// A kernel's function in m: void name(char* const* ptrs, int64_t n), nounwind.
+llvm::Function* kernel_function(llvm::Module& m, const std::string& name) {
+  llvm::LLVMContext& ctx = m.getContext();
+  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
+  auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, llvm::Type::getInt64Ty(ctx)}, false);
+  auto* fn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, &m);
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  return fn;
+}
+
+// m, once the verifier accepts it.
+std::unique_ptr<llvm::Module> verified(std::unique_ptr<llvm::Module> m, const char* what) {
+  std::string err;
+  llvm::raw_string_ostream os(err);
+  if (llvm::verifyModule(*m, &os)) throw Error(fmt::format("codegen: the generated {} does not verify: {}", what, os.str()));
+  return m;
+}
+
 // body(i, mask) for each whole chunk of w elements of [0, n) (mask null),
 // then once for the tail, if any, with the lanes below the remainder on.
 void emit_chunks(llvm::IRBuilder<>& b, llvm::Function* fn, llvm::Value* n, unsigned w,
@@ -318,9 +336,7 @@ std::unique_ptr<llvm::Module> generate_vector(llvm::LLVMContext& ctx, const Body
   auto m = std::make_unique<llvm::Module>(name, ctx);
   llvm::IRBuilder<> b(ctx);
   llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
-  auto* fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, b.getInt64Ty()}, false);
-  auto* fn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m.get());
-  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  llvm::Function* fn = kernel_function(*m, name);
   b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
   Emitter e(*m, b, /*avx512=*/true, kW);
   const int np = static_cast<int>(body.params.size());
@@ -367,10 +383,7 @@ std::unique_ptr<llvm::Module> generate_vector(llvm::LLVMContext& ctx, const Body
     }
   });
   b.CreateRetVoid();
-  std::string err;
-  llvm::raw_string_ostream os(err);
-  if (llvm::verifyModule(*m, &os)) throw Error("codegen: the generated vector kernel does not verify: " + os.str());
-  return m;
+  return verified(std::move(m), "vector kernel");
 }
 
 // NOTE [Compiled softmax]
@@ -396,9 +409,7 @@ std::unique_ptr<llvm::Module> generate_softmax(llvm::LLVMContext& ctx, bool log,
   llvm::Type* f64 = b.getDoubleTy();
   auto* vf = llvm::FixedVectorType::get(f32, kW);
   auto* vd = llvm::FixedVectorType::get(f64, kW / 2);
-  auto* fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, b.getInt64Ty()}, false);
-  auto* fn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m.get());
-  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  llvm::Function* fn = kernel_function(*m, name);
   auto* entry = llvm::BasicBlock::Create(ctx, "entry", fn);
   b.SetInsertPoint(entry);
   llvm::Value* x = b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, fn->getArg(0), 0), "x");
@@ -492,10 +503,7 @@ std::unique_ptr<llvm::Module> generate_softmax(llvm::LLVMContext& ctx, bool log,
     for_each_chunk([&](llvm::Value* i, llvm::Value* mask) { store(b.CreateFMul(load(y, i, mask, 0.0), inv), y, i, mask); });
   }
   b.CreateRetVoid();
-  std::string err;
-  llvm::raw_string_ostream os(err);
-  if (llvm::verifyModule(*m, &os)) throw Error("codegen: the generated softmax kernel does not verify: " + os.str());
-  return m;
+  return verified(std::move(m), "softmax kernel");
 }
 
 // avx512: the host has AVX-512F (vscalefps in vector exps).
@@ -506,9 +514,7 @@ std::unique_ptr<llvm::Module> generate(llvm::LLVMContext& ctx, const BodySpec& b
   auto m = std::make_unique<llvm::Module>(name, ctx);
   llvm::IRBuilder<> b(ctx);
   llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
-  auto* fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, b.getInt64Ty()}, false);
-  auto* fn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m.get());
-  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  llvm::Function* fn = kernel_function(*m, name);
   llvm::Value* ptrs = fn->getArg(0);
   llvm::Value* n = fn->getArg(1);
   auto* entry = llvm::BasicBlock::Create(ctx, "entry", fn);
@@ -608,10 +614,7 @@ std::unique_ptr<llvm::Module> generate(llvm::LLVMContext& ctx, const BodySpec& b
     b.CreateStore(out, base[np + body.reduction_yield]);
   }
   b.CreateRetVoid();
-  std::string err;
-  llvm::raw_string_ostream os(err);
-  if (llvm::verifyModule(*m, &os)) throw Error("codegen: the generated kernel does not verify: " + os.str());
-  return m;
+  return verified(std::move(m), "kernel");
 }
 
 // ---- the JIT and the cache ---------------------------------------------------------
