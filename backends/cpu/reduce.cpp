@@ -184,7 +184,7 @@ void argmax_kernel(KernelContext& ctx) {
 // A softmax row's sum of exponentials, in f64, in one fixed order whatever
 // the vector width: 16 lanes, lane l adding the elements j = l (mod 16) in
 // turn, then lanes l and l + w added for w = 8, 4, 2, 1. The compiled softmax
-// kernel (codegen/llvm/kernels.cpp) sums in this order too, with two
+// kernel (codegen/llvm/generate.cpp) sums in this order too, with two
 // <8 x double> accumulators, so compiled and eager softmax agree to the bit.
 template <class T>
 double softmax_row_sum(const T* y, int64_t n) {

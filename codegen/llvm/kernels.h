@@ -53,7 +53,7 @@ struct BodySpec {
   // ("softmax" or "log_softmax") over the innermost axis, yielded. The kernel
   // normalizes one row: ptrs = {x row, y row, the next x row to prefetch (or
   // any readable address)}, n = the row's length
-  // (NOTE [Compiled softmax] in kernels.cpp).
+  // (NOTE [Compiled softmax] in generate.cpp).
   bool normalizes = false;
 };
 // Requires unsupported(body) == "".

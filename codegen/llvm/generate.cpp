@@ -1,0 +1,565 @@
+// LLVM IR for kernels (codegen/llvm/generate.h): the scalar loop the loop
+// vectorizer widens, the explicit-vector elementwise kernel (NOTE [Explicit
+// vector kernels]) and the softmax row kernel (NOTE [Compiled softmax]), each
+// op emitted from its scalar semantics (graph/scalar.h, mirrored op by op).
+#include <duet/codegen/llvm/generate.h>
+
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/IntrinsicsX86.h>
+#include <llvm/IR/MDBuilder.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include <duet/codegen/llvm/math.h>
+#include <duet/graph/error.h>
+
+namespace duet::codegen::jit {
+namespace {
+
+// ---- IR generation -------------------------------------------------------------
+
+llvm::Type* memory_type(llvm::LLVMContext& ctx, DType t) {
+  switch (t) {
+    case DType::b8: return llvm::Type::getInt8Ty(ctx);
+    case DType::i32: return llvm::Type::getInt32Ty(ctx);
+    case DType::i64: return llvm::Type::getInt64Ty(ctx);
+    case DType::f32: return llvm::Type::getFloatTy(ctx);
+    case DType::f64: return llvm::Type::getDoubleTy(ctx);
+  }
+  return nullptr;
+}
+
+class Emitter {
+ public:
+  // lanes: 0 for scalar code (the loop vectorizer widens it), else the width
+  // of the explicit vectors every value has.
+  Emitter(llvm::Module& m, llvm::IRBuilder<>& b, bool avx512, unsigned lanes = 0)
+      : m_(m), b_(b), avx512_(avx512), lanes_(lanes) {}
+
+  // b8 lives as i1 in registers, i8 in memory.
+  llvm::Value* load(llvm::Value* ptr, DType t, llvm::MDNode* group) {
+    auto* v = b_.CreateLoad(memory_type(m_.getContext(), t), ptr);
+    if (group) v->setMetadata(llvm::LLVMContext::MD_access_group, group);
+    return t == DType::b8 ? b_.CreateICmpNE(v, b_.getInt8(0)) : static_cast<llvm::Value*>(v);
+  }
+  void store(llvm::Value* v, llvm::Value* ptr, DType t, llvm::MDNode* group) {
+    if (t == DType::b8) v = b_.CreateZExt(v, b_.getInt8Ty());
+    auto* s = b_.CreateStore(v, ptr);
+    s->setMetadata(llvm::LLVMContext::MD_access_group, group);
+  }
+
+  llvm::Value* op(const BodySpec::Op& n, const std::vector<llvm::Value*>& in) {
+    const DType t = n.operand;
+    const bool fp = is_floating(t);
+    llvm::Value* a = in[0];
+    llvm::Value* x = in.size() > 1 ? in[1] : nullptr;
+    switch (n.scalar) {
+      case ScalarOp::neg: return fp ? b_.CreateFSub(zero(t), a) : b_.CreateSub(zero(t), a);  // 0 - a, as scalar.h
+      case ScalarOp::abs: return fp ? b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, a)
+                                    : b_.CreateSelect(b_.CreateICmpSLT(a, zero(t)), b_.CreateSub(zero(t), a), a);
+      case ScalarOp::square: return fp ? b_.CreateFMul(a, a) : b_.CreateMul(a, a);
+      case ScalarOp::exp: return t == DType::f32 ? emit_exp_f32(b_, a, avx512_) : libm("exp", a);
+      case ScalarOp::log: return t == DType::f32 ? emit_log_f32(b_, a) : libm("log", a);
+      case ScalarOp::sqrt: return b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a);
+      case ScalarOp::rsqrt: return b_.CreateFDiv(one(t), b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a));
+      case ScalarOp::tanh: return t == DType::f32 ? emit_tanh_f32(b_, a, avx512_) : libm("tanh", a);
+      case ScalarOp::sigmoid: {
+        llvm::Value* na = b_.CreateFNeg(a);
+        llvm::Value* e = t == DType::f32 ? emit_exp_f32(b_, na, avx512_) : libm("exp", na);
+        return b_.CreateFDiv(one(t), b_.CreateFAdd(one(t), e));
+      }
+      case ScalarOp::relu:  // a < 0 ? 0 : a (NaN stays)
+        return b_.CreateSelect(fp ? b_.CreateFCmpOLT(a, zero(t)) : b_.CreateICmpSLT(a, zero(t)), zero(t), a);
+      case ScalarOp::gelu: {
+        llvm::Value* k = llvm::ConstantFP::get(a->getType(), 0.70710678118654752440);
+        llvm::Value* half = llvm::ConstantFP::get(a->getType(), 0.5);
+        llvm::Value* arg = b_.CreateFMul(a, k);
+        llvm::Value* e = t == DType::f32 ? emit_erf_f32(b_, arg, avx512_) : libm("erf", arg, true);
+        return b_.CreateFMul(b_.CreateFMul(half, a), b_.CreateFAdd(one(t), e));
+      }
+      case ScalarOp::erf: return t == DType::f32 ? emit_erf_f32(b_, a, avx512_) : libm("erf", a, true);
+      case ScalarOp::logical_not: return b_.CreateNot(a);
+      case ScalarOp::add: return fp ? b_.CreateFAdd(a, x) : b_.CreateAdd(a, x);
+      case ScalarOp::sub: return fp ? b_.CreateFSub(a, x) : b_.CreateSub(a, x);
+      case ScalarOp::mul: return fp ? b_.CreateFMul(a, x) : b_.CreateMul(a, x);
+      case ScalarOp::div: {
+        if (fp) return b_.CreateFDiv(a, x);
+        // x / 0 == 0, MIN / -1 == MIN (0 - a, wrapping): divide by a safe 1 there.
+        llvm::Value* is0 = b_.CreateICmpEQ(x, zero(t));
+        llvm::Value* ism1 = b_.CreateICmpEQ(x, llvm::ConstantInt::getSigned(a->getType(), -1));
+        llvm::Value* q = b_.CreateSDiv(a, b_.CreateSelect(b_.CreateOr(is0, ism1), one(t), x));
+        return b_.CreateSelect(is0, zero(t), b_.CreateSelect(ism1, b_.CreateSub(zero(t), a), q));
+      }
+      case ScalarOp::mod: {
+        if (fp) return b_.CreateFRem(a, x);  // fmod: the dividend's sign
+        llvm::Value* bad = b_.CreateOr(b_.CreateICmpEQ(x, zero(t)),
+                                       b_.CreateICmpEQ(x, llvm::ConstantInt::getSigned(a->getType(), -1)));
+        return b_.CreateSelect(bad, zero(t), b_.CreateSRem(a, b_.CreateSelect(bad, one(t), x)));
+      }
+      case ScalarOp::pow: return libm(t == DType::f32 ? "powf" : "pow", a, false, x);
+      case ScalarOp::maximum:
+      case ScalarOp::minimum: {
+        bool max = n.scalar == ScalarOp::maximum;
+        llvm::Value* pick = fp ? (max ? b_.CreateFCmpOGT(a, x) : b_.CreateFCmpOLT(a, x))
+                               : (max ? b_.CreateICmpSGT(a, x) : b_.CreateICmpSLT(a, x));
+        llvm::Value* r = b_.CreateSelect(pick, a, x);
+        if (!fp) return r;
+        // NaN propagates: a's first, then b's.
+        r = b_.CreateSelect(b_.CreateFCmpUNO(x, x), x, r);
+        return b_.CreateSelect(b_.CreateFCmpUNO(a, a), a, r);
+      }
+      case ScalarOp::logical_and: return b_.CreateAnd(a, x);
+      case ScalarOp::logical_or: return b_.CreateOr(a, x);
+      case ScalarOp::less: return cmp(t, a, x, llvm::CmpInst::FCMP_OLT, llvm::CmpInst::ICMP_SLT, llvm::CmpInst::ICMP_ULT);
+      case ScalarOp::less_equal: return cmp(t, a, x, llvm::CmpInst::FCMP_OLE, llvm::CmpInst::ICMP_SLE, llvm::CmpInst::ICMP_ULE);
+      case ScalarOp::greater: return cmp(t, a, x, llvm::CmpInst::FCMP_OGT, llvm::CmpInst::ICMP_SGT, llvm::CmpInst::ICMP_UGT);
+      case ScalarOp::greater_equal: return cmp(t, a, x, llvm::CmpInst::FCMP_OGE, llvm::CmpInst::ICMP_SGE, llvm::CmpInst::ICMP_UGE);
+      case ScalarOp::equal: return cmp(t, a, x, llvm::CmpInst::FCMP_OEQ, llvm::CmpInst::ICMP_EQ, llvm::CmpInst::ICMP_EQ);
+      case ScalarOp::not_equal: return cmp(t, a, x, llvm::CmpInst::FCMP_UNE, llvm::CmpInst::ICMP_NE, llvm::CmpInst::ICMP_NE);
+      case ScalarOp::where: return b_.CreateSelect(in[0], in[1], in[2]);
+      case ScalarOp::cast: return cast(a, n.operand, n.result);
+      case ScalarOp::none:
+      case ScalarOp::count_: break;
+    }
+    throw Error("codegen: no IR for op " + n.name);
+  }
+
+ private:
+  llvm::Value* zero(DType t) { return llvm::Constant::getNullValue(register_type(t)); }
+  llvm::Value* one(DType t) {
+    llvm::Type* ty = register_type(t);
+    return ty->isFPOrFPVectorTy() ? llvm::ConstantFP::get(ty, 1.0) : llvm::ConstantInt::get(ty, 1);
+  }
+  llvm::Type* register_type(DType t) {
+    llvm::Type* scalar = t == DType::b8 ? b_.getInt1Ty() : memory_type(m_.getContext(), t);
+    return lanes_ ? llvm::FixedVectorType::get(scalar, lanes_) : scalar;
+  }
+  llvm::Value* cmp(DType t, llvm::Value* a, llvm::Value* x, llvm::CmpInst::Predicate f, llvm::CmpInst::Predicate s,
+                   llvm::CmpInst::Predicate u) {
+    if (is_floating(t)) return b_.CreateFCmp(f, a, x);
+    return b_.CreateICmp(t == DType::b8 ? u : s, a, x);
+  }
+  // A libm function of one (or two) arguments of a's type.
+  llvm::Value* libm(const char* name, llvm::Value* a, bool readnone = true, llvm::Value* x = nullptr) {
+    std::vector<llvm::Type*> params(x ? 2 : 1, a->getType());
+    llvm::FunctionCallee f = m_.getOrInsertFunction(name, llvm::FunctionType::get(a->getType(), params, false));
+    if (auto* fn = llvm::dyn_cast<llvm::Function>(f.getCallee())) {
+      if (readnone) fn->setOnlyAccessesArgMemory();
+      fn->setDoesNotThrow();
+      fn->setWillReturn();
+    }
+    return x ? b_.CreateCall(f, {a, x}) : b_.CreateCall(f, {a});
+  }
+  llvm::Value* cast(llvm::Value* v, DType from, DType to) {
+    llvm::Type* ty = register_type(to);
+    if (from == to) return v;
+    if (to == DType::b8)  // != 0 (NaN counts as true)
+      return is_floating(from) ? b_.CreateFCmpUNE(v, llvm::ConstantFP::get(v->getType(), 0.0))
+                               : b_.CreateICmpNE(v, llvm::Constant::getNullValue(v->getType()));
+    if (from == DType::b8) return is_floating(to) ? b_.CreateUIToFP(v, ty) : b_.CreateZExt(v, ty);
+    if (is_floating(from) && is_floating(to)) return b_.CreateFPCast(v, ty);
+    if (is_floating(from))  // saturating, NaN -> 0
+      return b_.CreateIntrinsic(llvm::Intrinsic::fptosi_sat, {ty, v->getType()}, {v});
+    if (is_floating(to)) return b_.CreateSIToFP(v, ty);
+    return b_.CreateSExtOrTrunc(v, ty);
+  }
+
+  llvm::Module& m_;
+  llvm::IRBuilder<>& b_;
+  bool avx512_;
+  unsigned lanes_;
+};
+
+// The value a reduction starts from, as the eager kernel: 0, or the lowest /
+// highest finite value for max / min.
+llvm::Value* reduction_identity(llvm::IRBuilder<>& b, const std::string& op, DType t, llvm::Type* acc_type) {
+  if (op == "sum" || op == "mean") return llvm::Constant::getNullValue(acc_type);
+  const bool max = op == "max";
+  switch (t) {
+    case DType::f32: return llvm::ConstantFP::get(acc_type, max ? -std::numeric_limits<float>::max() : std::numeric_limits<float>::max());
+    case DType::f64: return llvm::ConstantFP::get(acc_type, max ? -std::numeric_limits<double>::max() : std::numeric_limits<double>::max());
+    case DType::i32: return llvm::ConstantInt::getSigned(acc_type, max ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int32_t>::max());
+    case DType::i64: return llvm::ConstantInt::getSigned(acc_type, max ? std::numeric_limits<int64_t>::min() : std::numeric_limits<int64_t>::max());
+    case DType::b8: break;
+  }
+  return llvm::Constant::getNullValue(acc_type);
+}
+
+
+// A kernel's function in m: void name(char* const* ptrs, int64_t n), nounwind.
+llvm::Function* kernel_function(llvm::Module& m, const std::string& name) {
+  llvm::LLVMContext& ctx = m.getContext();
+  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
+  auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, llvm::Type::getInt64Ty(ctx)}, false);
+  auto* fn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, &m);
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  return fn;
+}
+
+// m, once the verifier accepts it.
+std::unique_ptr<llvm::Module> verified(std::unique_ptr<llvm::Module> m, const char* what) {
+  std::string err;
+  llvm::raw_string_ostream os(err);
+  if (llvm::verifyModule(*m, &os)) throw Error(fmt::format("codegen: the generated {} does not verify: {}", what, os.str()));
+  return m;
+}
+
+// body(i, mask) for each whole chunk of w elements of [0, n) (mask null),
+// then once for the tail, if any, with the lanes below the remainder on.
+void emit_chunks(llvm::IRBuilder<>& b, llvm::Function* fn, llvm::Value* n, unsigned w,
+                 const std::function<void(llvm::Value*, llvm::Value*)>& body) {
+  llvm::LLVMContext& ctx = fn->getContext();
+  llvm::Value* full = b.CreateAnd(n, b.getInt64(-static_cast<int64_t>(w)));
+  llvm::Value* rem = b.CreateSub(n, full);
+  std::vector<llvm::Constant*> lane_ids;
+  for (unsigned l = 0; l < w; ++l) lane_ids.push_back(b.getInt64(l));
+  llvm::BasicBlock* pre = b.GetInsertBlock();
+  auto* loop = llvm::BasicBlock::Create(ctx, "chunk", fn);
+  auto* after = llvm::BasicBlock::Create(ctx, "chunks.done", fn);
+  auto* tail = llvm::BasicBlock::Create(ctx, "tail", fn);
+  auto* done = llvm::BasicBlock::Create(ctx, "pass.done", fn);
+  b.CreateCondBr(b.CreateICmpSGT(full, b.getInt64(0)), loop, after);
+  b.SetInsertPoint(loop);
+  llvm::PHINode* i = b.CreatePHI(b.getInt64Ty(), 2);
+  i->addIncoming(b.getInt64(0), pre);
+  body(i, nullptr);
+  llvm::Value* next = b.CreateAdd(i, b.getInt64(w));
+  i->addIncoming(next, b.GetInsertBlock());
+  b.CreateCondBr(b.CreateICmpSLT(next, full), loop, after);
+  b.SetInsertPoint(after);
+  b.CreateCondBr(b.CreateICmpSGT(rem, b.getInt64(0)), tail, done);
+  b.SetInsertPoint(tail);
+  body(full, b.CreateICmpULT(llvm::ConstantVector::get(lane_ids), b.CreateVectorSplat(w, rem)));
+  b.CreateBr(done);
+  b.SetInsertPoint(done);
+}
+
+// Whether an elementwise body can be written with explicit vectors: no op
+// calls libm (f64 transcendentals, pow, floating mod).
+bool explicit_vectors(const BodySpec& body) {
+  if (body.reduction_yield >= 0 || body.normalizes) return false;
+  for (const BodySpec::Op& op : body.ops) {
+    switch (op.scalar) {
+      case ScalarOp::exp: case ScalarOp::log: case ScalarOp::tanh: case ScalarOp::sigmoid:
+      case ScalarOp::gelu: case ScalarOp::erf:
+        if (op.operand != DType::f32) return false;
+        break;
+      case ScalarOp::pow: return false;
+      case ScalarOp::mod:
+        if (is_floating(op.operand)) return false;
+        break;
+      default: break;
+    }
+  }
+  return true;
+}
+
+// NOTE [Explicit vector kernels]
+// On a host with AVX-512F, an elementwise body whose ops need no libm is
+// written with explicit <16 x T> vectors instead of a scalar loop for the loop
+// vectorizer: each chunk of 16 elements loads every input (a broadcast one is
+// splat once), computes the body lane by lane with the same scalar semantics,
+// and stores; the tail is the same code with masked loads and stores. Being
+// vectors in the IR, exps scale by vscalefps (same bits as the two-factor
+// product; W2: two exps per element). Every other op is the instruction the
+// loop vectorizer would have chosen, so results are the same bits.
+std::unique_ptr<llvm::Module> generate_vector(llvm::LLVMContext& ctx, const BodySpec& body,
+                                              const std::vector<bool>& scalar_input, const std::string& name) {
+  constexpr unsigned kW = 16;
+  auto m = std::make_unique<llvm::Module>(name, ctx);
+  llvm::IRBuilder<> b(ctx);
+  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
+  llvm::Function* fn = kernel_function(*m, name);
+  b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
+  Emitter e(*m, b, /*avx512=*/true, kW);
+  const int np = static_cast<int>(body.params.size());
+  std::vector<llvm::Value*> base;
+  for (int i = 0; i < np + static_cast<int>(body.yields.size()); ++i)
+    base.push_back(b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, fn->getArg(0), i)));
+  // In registers: b8 as i1 lanes; in memory: i8.
+  auto vec_type = [&](DType t) { return llvm::FixedVectorType::get(memory_type(ctx, t), kW); };
+  std::vector<llvm::Value*> splat(body.params.size(), nullptr);
+  for (int k = 0; k < np; ++k) {
+    if (!scalar_input[k]) continue;
+    llvm::Value* v = b.CreateVectorSplat(kW, b.CreateLoad(memory_type(ctx, body.params[k]), base[k]));
+    splat[k] = body.params[k] == DType::b8 ? b.CreateICmpNE(v, llvm::Constant::getNullValue(v->getType())) : v;
+  }
+  emit_chunks(b, fn, fn->getArg(1), kW, [&](llvm::Value* i, llvm::Value* mask) {
+    std::vector<llvm::Value*> value(body.params.size() + body.ops.size(), nullptr);
+    for (int k = 0; k < np; ++k) {
+      if (splat[k]) {
+        value[k] = splat[k];
+        continue;
+      }
+      const DType t = body.params[k];
+      llvm::Type* vt = vec_type(t);
+      llvm::Value* p = b.CreateGEP(memory_type(ctx, t), base[k], i);
+      const llvm::Align align(dtype_size(t));
+      llvm::Value* v = mask ? static_cast<llvm::Value*>(b.CreateMaskedLoad(vt, p, align, mask, llvm::Constant::getNullValue(vt)))
+                            : b.CreateAlignedLoad(vt, p, align);
+      value[k] = t == DType::b8 ? b.CreateICmpNE(v, llvm::Constant::getNullValue(vt)) : v;
+    }
+    for (size_t k = 0; k < body.ops.size(); ++k) {
+      std::vector<llvm::Value*> in;
+      for (int v : body.ops[k].in) in.push_back(value[static_cast<size_t>(v)]);
+      value[static_cast<size_t>(np) + k] = e.op(body.ops[k], in);
+    }
+    for (size_t r = 0; r < body.yields.size(); ++r) {
+      const int v = body.yields[r];
+      const DType t = v < np ? body.params[static_cast<size_t>(v)] : body.ops[static_cast<size_t>(v - np)].result;
+      llvm::Value* out = value[static_cast<size_t>(v)];
+      if (t == DType::b8) out = b.CreateZExt(out, vec_type(t));
+      llvm::Value* p = b.CreateGEP(memory_type(ctx, t), base[static_cast<size_t>(np) + r], i);
+      const llvm::Align align(dtype_size(t));
+      if (mask) b.CreateMaskedStore(out, p, align, mask);
+      else b.CreateAlignedStore(out, p, align);
+    }
+  });
+  b.CreateRetVoid();
+  return verified(std::move(m), "vector kernel");
+}
+
+// NOTE [Compiled softmax]
+// softmax and log_softmax over the innermost axis of an f32 tensor compile to
+// a row kernel written with explicit <16 x float> vectors (the loop vectorizer
+// cannot reorder an f64 sum without fast-math, and a fixed order is the
+// point): pass 1, the row's max and whether it holds a NaN; pass 2,
+// e = exp(x - shift) stored into y and summed into two <8 x double>
+// accumulators, lane l taking elements j = l (mod 16); pass 3, y * (1/sum)
+// or x - shift - log(sum). A row's tail is the same code with masked loads
+// and stores. Every step is the eager kernel's (backends/cpu/reduce.cpp),
+// including the sum order (NOTE [Softmax sum order]), so compiled and eager
+// softmax agree to the bit. The row stays in L1 between passes, and pass 2
+// prefetches the next row, a line per chunk, so the DRAM reads of the next
+// row's first pass overlap this row's exps (W3a, 2 threads, A/B in one
+// period: 42, 42, 49 -> 51, 50, 49 GB/s).
+std::unique_ptr<llvm::Module> generate_softmax(llvm::LLVMContext& ctx, bool log, const std::string& name, bool avx512) {
+  constexpr unsigned kW = 16;
+  auto m = std::make_unique<llvm::Module>(name, ctx);
+  llvm::IRBuilder<> b(ctx);
+  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
+  llvm::Type* f32 = b.getFloatTy();
+  llvm::Type* f64 = b.getDoubleTy();
+  auto* vf = llvm::FixedVectorType::get(f32, kW);
+  auto* vd = llvm::FixedVectorType::get(f64, kW / 2);
+  llvm::Function* fn = kernel_function(*m, name);
+  auto* entry = llvm::BasicBlock::Create(ctx, "entry", fn);
+  b.SetInsertPoint(entry);
+  llvm::Value* x = b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, fn->getArg(0), 0), "x");
+  llvm::Value* y = b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, fn->getArg(0), 1), "y");
+  llvm::Value* next = b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, fn->getArg(0), 2), "next");
+  llvm::Value* n = fn->getArg(1);
+  // Loop-carried values live in allocas, which O3 turns into phis.
+  auto slot = [&](llvm::Type* t, llvm::Value* init) {
+    llvm::IRBuilder<> eb(entry, entry->begin());
+    llvm::AllocaInst* a = eb.CreateAlloca(t);
+    b.CreateStore(init, a);
+    return a;
+  };
+  const llvm::Align a4(4);
+  auto load = [&](llvm::Value* base, llvm::Value* i, llvm::Value* mask, double pass) -> llvm::Value* {
+    llvm::Value* p = b.CreateGEP(f32, base, i);
+    if (!mask) return b.CreateAlignedLoad(vf, p, a4);
+    return b.CreateMaskedLoad(vf, p, a4, mask, llvm::ConstantFP::get(vf, pass));
+  };
+  auto store = [&](llvm::Value* v, llvm::Value* base, llvm::Value* i, llvm::Value* mask) {
+    llvm::Value* p = b.CreateGEP(f32, base, i);
+    if (mask) b.CreateMaskedStore(v, p, a4, mask);
+    else b.CreateAlignedStore(v, p, a4);
+  };
+  auto for_each_chunk = [&](const std::function<void(llvm::Value*, llvm::Value*)>& body) {
+    emit_chunks(b, fn, n, kW, body);
+  };
+
+  // Pass 1: the max (a NaN never wins a comparison) and whether a NaN was seen.
+  const double inf = std::numeric_limits<double>::infinity();
+  llvm::AllocaInst* mx = slot(vf, llvm::ConstantFP::get(vf, -inf));
+  llvm::AllocaInst* nan = slot(llvm::FixedVectorType::get(b.getInt1Ty(), kW), llvm::Constant::getNullValue(
+                                                                                   llvm::FixedVectorType::get(b.getInt1Ty(), kW)));
+  for_each_chunk([&](llvm::Value* i, llvm::Value* mask) {
+    llvm::Value* v = load(x, i, mask, -inf);
+    llvm::Value* cur = b.CreateLoad(vf, mx);
+    b.CreateStore(b.CreateSelect(b.CreateFCmpOGT(v, cur), v, cur), mx);
+    b.CreateStore(b.CreateOr(b.CreateLoad(nan->getAllocatedType(), nan), b.CreateFCmpUNO(v, v)), nan);
+  });
+  llvm::Value* mv = b.CreateLoad(vf, mx);
+  llvm::Value* top = b.CreateExtractElement(mv, uint64_t{0});
+  for (unsigned l = 1; l < kW; ++l) {
+    llvm::Value* e = b.CreateExtractElement(mv, uint64_t{l});
+    top = b.CreateSelect(b.CreateFCmpOGT(e, top), e, top);
+  }
+  llvm::Value* any_nan = b.CreateOrReduce(b.CreateLoad(nan->getAllocatedType(), nan));
+  llvm::Value* shift = b.CreateSelect(any_nan, llvm::ConstantFP::getNaN(f32), top);
+  shift = b.CreateSelect(b.CreateFCmpOEQ(shift, llvm::ConstantFP::get(f32, -inf)), llvm::ConstantFP::get(f32, 0.0), shift);
+  llvm::Value* shift_v = b.CreateVectorSplat(kW, shift);
+
+  // Pass 2: exp(x - shift) into y, summed in f64 lanes.
+  llvm::AllocaInst* lo = slot(vd, llvm::Constant::getNullValue(vd));
+  llvm::AllocaInst* hi = slot(vd, llvm::Constant::getNullValue(vd));
+  std::vector<int> lo_half, hi_half;
+  for (unsigned l = 0; l < kW / 2; ++l) {
+    lo_half.push_back(static_cast<int>(l));
+    hi_half.push_back(static_cast<int>(l + kW / 2));
+  }
+  for_each_chunk([&](llvm::Value* i, llvm::Value* mask) {
+    // One 64-byte line of the next row per chunk: its DRAM reads overlap this
+    // pass's arithmetic instead of stalling the next row's first pass.
+    b.CreateIntrinsic(llvm::Intrinsic::prefetch, {ptr},
+                      {b.CreateGEP(f32, next, i), b.getInt32(0), b.getInt32(3), b.getInt32(1)});
+    llvm::Value* e = emit_exp_f32(b, b.CreateFSub(load(x, i, mask, 0.0), shift_v), avx512);
+    store(e, y, i, mask);
+    if (mask) e = b.CreateSelect(mask, e, llvm::Constant::getNullValue(vf));  // adds +0: the eager tail skips them
+    b.CreateStore(b.CreateFAdd(b.CreateLoad(vd, lo), b.CreateFPExt(b.CreateShuffleVector(e, lo_half), vd)), lo);
+    b.CreateStore(b.CreateFAdd(b.CreateLoad(vd, hi), b.CreateFPExt(b.CreateShuffleVector(e, hi_half), vd)), hi);
+  });
+  // Lanes l and l + w, w = 8, 4, 2, 1.
+  llvm::Value* sum = b.CreateFAdd(b.CreateLoad(vd, lo), b.CreateLoad(vd, hi));
+  for (int w = static_cast<int>(kW / 4); w >= 1; w /= 2) {
+    std::vector<int> first, second;
+    for (int l = 0; l < w; ++l) {
+      first.push_back(l);
+      second.push_back(l + w);
+    }
+    sum = b.CreateFAdd(b.CreateShuffleVector(sum, first), b.CreateShuffleVector(sum, second));
+  }
+  llvm::Value* total = b.CreateExtractElement(sum, uint64_t{0});
+
+  // Pass 3: the scale, or x - shift - log(sum).
+  if (log) {
+    llvm::FunctionCallee logf = m->getOrInsertFunction("log", llvm::FunctionType::get(f64, {f64}, false));
+    llvm::Value* lse = b.CreateVectorSplat(kW, b.CreateFPTrunc(b.CreateCall(logf, {total}), f32));
+    for_each_chunk([&](llvm::Value* i, llvm::Value* mask) {
+      store(b.CreateFSub(b.CreateFSub(load(x, i, mask, 0.0), shift_v), lse), y, i, mask);
+    });
+  } else {
+    llvm::Value* inv = b.CreateVectorSplat(kW, b.CreateFPTrunc(b.CreateFDiv(llvm::ConstantFP::get(f64, 1.0), total), f32));
+    for_each_chunk([&](llvm::Value* i, llvm::Value* mask) { store(b.CreateFMul(load(y, i, mask, 0.0), inv), y, i, mask); });
+  }
+  b.CreateRetVoid();
+  return verified(std::move(m), "softmax kernel");
+}
+
+}  // namespace
+
+// avx512: the host has AVX-512F (vscalefps in vector exps).
+std::unique_ptr<llvm::Module> generate(llvm::LLVMContext& ctx, const BodySpec& body, const std::vector<bool>& scalar_input,
+                                       const std::string& name, bool avx512) {
+  if (body.normalizes) return generate_softmax(ctx, body.ops.at(0).name == "log_softmax", name, avx512);
+  if (avx512 && explicit_vectors(body)) return generate_vector(ctx, body, scalar_input, name);
+  auto m = std::make_unique<llvm::Module>(name, ctx);
+  llvm::IRBuilder<> b(ctx);
+  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
+  llvm::Function* fn = kernel_function(*m, name);
+  llvm::Value* ptrs = fn->getArg(0);
+  llvm::Value* n = fn->getArg(1);
+  auto* entry = llvm::BasicBlock::Create(ctx, "entry", fn);
+  auto* loop = llvm::BasicBlock::Create(ctx, "loop", fn);
+  auto* exit = llvm::BasicBlock::Create(ctx, "exit", fn);
+  b.SetInsertPoint(entry);
+  Emitter e(*m, b, avx512);
+  // Every iteration reads and writes its own index only (an output may be an
+  // input's buffer, at the same index): the accesses are parallel.
+  llvm::MDNode* group = llvm::MDNode::getDistinct(ctx, {});
+  const int np = static_cast<int>(body.params.size());
+  std::vector<llvm::Value*> base;
+  std::vector<llvm::Value*> value(body.params.size() + body.ops.size(), nullptr);
+  for (int i = 0; i < np + static_cast<int>(body.yields.size()); ++i)
+    base.push_back(b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, ptrs, i)));
+  for (int i = 0; i < np; ++i)
+    if (scalar_input[i]) value[i] = e.load(base[i], body.params[i], nullptr);
+  b.CreateCondBr(b.CreateICmpSGT(n, b.getInt64(0)), loop, exit);
+  b.SetInsertPoint(loop);
+  llvm::PHINode* i = b.CreatePHI(b.getInt64Ty(), 2);
+  i->addIncoming(b.getInt64(0), entry);
+  for (int k = 0; k < np; ++k)
+    if (!scalar_input[k]) value[k] = e.load(b.CreateGEP(memory_type(ctx, body.params[k]), base[k], i), body.params[k], group);
+  const size_t n_ew = body.ops.size() - (body.reduction_yield >= 0 ? 1 : 0);
+  for (size_t k = 0; k < n_ew; ++k) {
+    std::vector<llvm::Value*> in;
+    for (int v : body.ops[k].in) in.push_back(value[v]);
+    value[np + k] = e.op(body.ops[k], in);
+  }
+  for (size_t r = 0; r < body.yields.size(); ++r) {
+    if (static_cast<int>(r) == body.reduction_yield) continue;
+    int v = body.yields[r];
+    DType t = v < np ? body.params[v] : body.ops[v - np].result;
+    e.store(value[v], b.CreateGEP(memory_type(ctx, t), base[np + r], i), t, group);
+  }
+  // A row reduction: an accumulator phi (f64 for floating sums, as the eager
+  // kernel), combined in the loop, finished and stored after it. A column
+  // reduction: the accumulator row in memory, combined element by element.
+  llvm::PHINode* acc = nullptr;
+  llvm::Value* acc_next = nullptr;
+  const BodySpec::Op* red = body.reduction_yield >= 0 ? &body.ops.back() : nullptr;
+  const bool sum = red && (red->name == "sum" || red->name == "mean");
+  llvm::Type* acc_type = nullptr;
+  if (red) {
+    DType t = red->operand;
+    acc_type = sum && is_floating(t) ? b.getDoubleTy() : memory_type(ctx, t);
+    llvm::Value* x = value[red->in[0]];
+    llvm::Value* slot = nullptr;
+    llvm::Value* prev;
+    if (body.columns) {
+      slot = b.CreateGEP(acc_type, base[np + body.reduction_yield], i);
+      auto* ld = b.CreateLoad(acc_type, slot);
+      ld->setMetadata(llvm::LLVMContext::MD_access_group, group);
+      prev = ld;
+    } else {
+      acc = llvm::PHINode::Create(acc_type, 2, "acc", &*loop->getFirstInsertionPt());
+      acc->addIncoming(reduction_identity(b, red->name, t, acc_type), entry);
+      prev = acc;
+    }
+    if (sum) {
+      llvm::Value* xv = is_floating(t) ? b.CreateFPExt(x, acc_type) : x;
+      acc_next = is_floating(t) ? b.CreateFAdd(prev, xv) : b.CreateAdd(prev, xv);
+    } else {
+      BodySpec::Op pick{red->name == "max" ? ScalarOp::maximum : ScalarOp::minimum, red->name, {}, t, t};
+      acc_next = e.op(pick, {prev, x});
+    }
+    if (body.columns) {
+      auto* st = b.CreateStore(acc_next, slot);
+      st->setMetadata(llvm::LLVMContext::MD_access_group, group);
+    } else {
+      acc->addIncoming(acc_next, loop);
+    }
+  }
+  llvm::Value* next = b.CreateAdd(i, b.getInt64(1));
+  i->addIncoming(next, loop);
+  auto* br = b.CreateCondBr(b.CreateICmpSLT(next, n), loop, exit);
+  llvm::MDNode* parallel = llvm::MDNode::get(ctx, {llvm::MDString::get(ctx, "llvm.loop.parallel_accesses"), group});
+  llvm::MDNode* vectorize = llvm::MDNode::get(
+      ctx, {llvm::MDString::get(ctx, "llvm.loop.vectorize.enable"), llvm::ConstantAsMetadata::get(b.getTrue())});
+  llvm::MDNode* self = llvm::MDNode::getDistinct(ctx, {nullptr, parallel, vectorize});
+  self->replaceOperandWith(0, self);
+  br->setMetadata(llvm::LLVMContext::MD_loop, self);
+  b.SetInsertPoint(exit);
+  if (red && !body.columns) {
+    DType t = red->operand;
+    llvm::PHINode* result = b.CreatePHI(acc_type, 2);
+    result->addIncoming(reduction_identity(b, red->name, t, acc_type), entry);
+    result->addIncoming(acc_next, loop);
+    llvm::Value* out = result;
+    if (sum && is_floating(t)) {
+      out = b.CreateFPTrunc(out, memory_type(ctx, t));  // T(acc)
+      if (red->name == "mean") {  // T(double(T(sum)) * (1.0 / n)), as the eager kernel
+        llvm::Value* scale = b.CreateFDiv(llvm::ConstantFP::get(b.getDoubleTy(), 1.0), b.CreateSIToFP(n, b.getDoubleTy()));
+        out = b.CreateFPTrunc(b.CreateFMul(b.CreateFPExt(out, b.getDoubleTy()), scale), memory_type(ctx, t));
+      }
+    }
+    b.CreateStore(out, base[np + body.reduction_yield]);
+  }
+  b.CreateRetVoid();
+  return verified(std::move(m), "kernel");
+}
+
+const char* generate_build_stamp() { return __DATE__ " " __TIME__; }
+
+}  // namespace duet::codegen::jit
