@@ -269,6 +269,38 @@ std::shared_ptr<FunctionCore::Entry> FunctionCore::find_fitting(const std::vecto
   return nullptr;
 }
 
+namespace {
+
+// NOTE [A failed trace's error, shared]
+// The error of a failed trace reaches its own caller and every caller that
+// waited for that trace. Each gets its own copy of the exception object
+// (same type, same message), never the one object: threads that rethrow one
+// std::exception_ptr share the object, and its reference count lives in
+// libstdc++, where ThreadSanitizer cannot see the ordering it provides (a
+// report of a vptr race in ~Error()). Copies leave nothing to order. An
+// exception that is not a duet::Error is rethrown as it is.
+[[noreturn]] void throw_copy(const std::exception_ptr& p) {
+  try {
+    std::rethrow_exception(p);
+  } catch (const ShapeError& e) {
+    throw ShapeError(e.what());
+  } catch (const DTypeError& e) {
+    throw DTypeError(e.what());
+  } catch (const TraceError& e) {
+    throw TraceError(e.what());
+  } catch (const ParseError& e) {
+    throw ParseError(e.what());
+  } catch (const IOError& e) {
+    throw IOError(e.what());
+  } catch (const DeviceError& e) {
+    throw DeviceError(e.what());
+  } catch (const Error& e) {
+    throw Error(e.what());
+  }
+}
+
+}  // namespace
+
 std::shared_ptr<const Trace> FunctionCore::get_trace(std::vector<ArgValue>& args) {
   check_recursion();
   std::vector<ArgSpec> spec = spec_of(args);
@@ -279,7 +311,7 @@ std::shared_ptr<const Trace> FunctionCore::get_trace(std::vector<ArgValue>& args
     if (!e) break;
     if (e->ready) return e->trace;
     cv_.wait(lock, [&] { return e->ready || e->error; });  // another thread is tracing this key
-    if (e->error) std::rethrow_exception(e->error);
+    if (e->error) throw_copy(e->error);  // NOTE [A failed trace's error, shared]
     return e->trace;
   }
   // A miss: decide what to trace, under the lock so one trace per key is in flight.
@@ -324,7 +356,8 @@ std::shared_ptr<const Trace> FunctionCore::get_trace(std::vector<ArgValue>& args
     entry->error = std::current_exception();
     entries_.remove(entry);
     cv_.notify_all();
-    throw;
+    lock.unlock();
+    throw_copy(entry->error);
   }
   lock.lock();
   --in_flight_;

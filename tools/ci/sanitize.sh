@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Sanitizer builds of duet (issue 11; docs/reliability.md).
+#   tools/ci/sanitize.sh asan   AddressSanitizer + UndefinedBehaviorSanitizer
+#                               (build-asan/): every unit test, leak checks on,
+#                               and duet-dump's end-to-end test with its bad
+#                               inputs. .ci/run runs this after the tests.
+#   tools/ci/sanitize.sh tsan   ThreadSanitizer (build-tsan/, OpenMP off: the
+#                               OpenMP runtime is not TSan-instrumented): the
+#                               concurrency tests (function cache, kernel
+#                               cache, variables, threads). Run by hand.
+# Any sanitizer report fails the run (halt_on_error); the exit status says.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+kind=${1:-asan}
+case "$kind" in
+  asan)
+    dir=build-asan
+    cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUET_SANITIZE=address,undefined > /dev/null
+    echo "==> building with ASan+UBSan ($dir/)"
+    cmake --build "$dir" --target duet_tests duet-dump duet-opt
+    export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0
+    export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+    export DUET_CACHE_DIR="$PWD/$dir/kernel-cache"
+    echo "==> unit tests under ASan+UBSan"
+    "$dir/tests/duet_tests"
+    echo "==> duet-dump end to end under ASan+UBSan (bad inputs included)"
+    python3 tests/tools/dump_test.py "$dir/tools/duet-dump/duet-dump" "$dir/tools/duet-opt/duet-opt" "$dir/dump-test"
+    ;;
+  tsan)
+    dir=build-tsan
+    cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUET_SANITIZE=thread -DDUET_OPENMP=OFF > /dev/null
+    echo "==> building with TSan ($dir/, OpenMP off)"
+    cmake --build "$dir" --target duet_tests
+    export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+    export DUET_CACHE_DIR="$PWD/$dir/kernel-cache"
+    echo "==> concurrency tests under TSan"
+    "$dir/tests/duet_tests" "[function],[kernel_cache],[codegen],[donation],[threads],[passes],[softmax],[fused_matmul],[saved]"
+    ;;
+  *)
+    echo "usage: $0 asan|tsan" >&2
+    exit 2
+    ;;
+esac
+echo "==> $kind: clean"
