@@ -225,6 +225,7 @@ class Function<R(Args...)> {
     return ConcreteFunction(detail::concrete_core(*core_, vals));
   }
   int trace_count() const { return detail::trace_count(*core_); }
+  // Why each of the last 100 retraces happened ("arg 0: shape [32,784] -> [16,784]").
   std::vector<std::string> retrace_reasons() const { return detail::retrace_reasons(*core_); }
 
  private:

@@ -193,7 +193,8 @@ class FunctionCore : public std::enable_shared_from_this<FunctionCore> {
   std::vector<ArgSpec> last_spec_;  // of the last trace started
   int traces_ = 0;                   // finished traces
   int in_flight_ = 0;                // traces started and not yet finished
-  std::vector<std::string> reasons_;
+  static constexpr size_t kMaxReasons = 100;
+  std::vector<std::string> reasons_;  // the last kMaxReasons retrace reasons
 };
 
 std::vector<ArgSpec> FunctionCore::spec_of(const std::vector<ArgValue>& args) const {
@@ -364,7 +365,11 @@ std::shared_ptr<const Trace> FunctionCore::get_trace(std::vector<ArgValue>& args
   entry->trace = result;
   entry->ready = true;
   ++traces_;
-  if (!reason.empty()) reasons_.push_back(reason);
+  if (!reason.empty()) {
+    reasons_.push_back(reason);
+    // The most recent ones only: a function retraced forever must not grow forever (test_soak.cpp).
+    if (reasons_.size() > kMaxReasons) reasons_.erase(reasons_.begin());
+  }
   while (static_cast<int>(entries_.size()) > options_.cache_size) {
     auto victim = std::find_if(entries_.rbegin(), entries_.rend(), [](const auto& e) { return e->ready; });
     if (victim == entries_.rend()) break;
