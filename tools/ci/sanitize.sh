@@ -21,8 +21,11 @@ case "$kind" in
     export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0
     export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
     export DUET_CACHE_DIR="$PWD/$dir/kernel-cache"
-    echo "==> unit tests under ASan+UBSan"
-    "$dir/tests/duet_tests"
+    # All but the soak test, which measures RSS: under ASan freed memory sits
+    # in the sanitizer's quarantine, so RSS says nothing (the plain ctest run
+    # checks it).
+    echo "==> unit tests under ASan+UBSan (all but [soak])"
+    "$dir/tests/duet_tests" "~[soak]~[.]"
     echo "==> duet-dump end to end under ASan+UBSan (bad inputs included)"
     python3 tests/tools/dump_test.py "$dir/tools/duet-dump/duet-dump" "$dir/tools/duet-opt/duet-opt" "$dir/dump-test"
     ;;
