@@ -162,14 +162,6 @@ std::string json_quote(const std::string& s) {
 
 namespace {
 
-std::string loc_text(SrcLoc loc) {
-  if (!loc.known()) return "";
-  std::string file = loc.file;
-  size_t slash = file.rfind('/');
-  if (slash != std::string::npos) file = file.substr(slash + 1);
-  return fmt::format("{}:{}", file, loc.line);
-}
-
 std::string json_body(const Graph& g, const Namer& name, bool top);
 
 std::string json_params(const Graph& g, const Namer& name) {
@@ -197,7 +189,7 @@ std::string json_node(const Node& n, const Namer& name) {
     first = false;
   }
   out += "}";
-  if (n.loc().known()) out += ", \"loc\": " + json_quote(loc_text(n.loc()));
+  if (n.loc().known()) out += ", \"loc\": " + json_quote(n.loc().str());
   if (n.num_regions() > 0) {
     out += ", \"regions\": [";
     for (int r = 0; r < n.num_regions(); ++r) out += (r ? ", " : "") + json_body(*n.region(r), name, false);
@@ -269,7 +261,7 @@ class DotWriter {
         label += "\n[" + shorten(ops, 60) + "]";
       }
       for (int r = 0; r < n->num_results(); ++r) label += "\n" + name_(n->result(r)) + " : " + n->result(r)->type().str();
-      if (n->loc().known()) label += "\n" + loc_text(n->loc());
+      if (n->loc().known()) label += "\n" + n->loc().str();
       const bool fused = n->name() == "fusion" || n->name() == "fused_matmul";
       out += fmt::format("{}{} [shape=box, style=\"rounded{}\", label=\"{}\"];\n", pad, id, fused ? ",filled" : "",
                          dot_escape(label));

@@ -399,8 +399,8 @@ TEST_CASE("reduce: softmax and log_softmax along any axis match a reference", "[
 }
 
 TEST_CASE("reduce: softmax over long rows matches the reference, with NaN and all -inf rows", "[reduce][softmax]") {
-  // Rows longer than a vector loop's worth: 257 and 1031 leave tails, and
-  // 1031 makes every tile a single row.
+  // Rows longer than a vector loop's worth: 257 and 1031 leave tails after
+  // the 16-lane sum's whole chunks (NOTE [Softmax sum order]).
   for (int64_t n : {256, 257, 1031}) {
     for (DType dt : {DType::f32, DType::f64}) {
       CAPTURE(n, dt);

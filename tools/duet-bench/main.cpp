@@ -186,7 +186,6 @@ Report run(const Options& o) {
     for (Measure& m : group) {
       Summary sum = merged(m.parts);
       out.push_back(sum);
-      if (!m.metric) continue;  // measured for another row's sake
       Row& row = add_row(report, m.workload, m.mode, m.metric, sum);
       if (m.floor_workload) row.floor_workload = m.floor_workload;
       row.in_json = m.in_json;
