@@ -100,9 +100,10 @@ bool profiling() {
   return on;
 }
 
-// DUET_JIT=0 runs fusions by stepping through their bodies (for comparison and debugging).
-bool jit_enabled() {
-  static const bool on = [] {
+// DUET_JIT=0 runs fusions by stepping through their bodies (for comparison
+// and debugging); set_jit_enabled overrides it for programs lowered later.
+std::atomic<bool>& jit_switch() {
+  static std::atomic<bool> on = [] {
     const char* v = std::getenv("DUET_JIT");
     return !(v && std::string(v) == "0");
   }();
@@ -112,6 +113,9 @@ bool jit_enabled() {
 size_t bytes_of(const TensorType& t) { return static_cast<size_t>(t.shape.numel()) * dtype_size(t.dtype); }
 
 }  // namespace
+
+bool jit_enabled() { return jit_switch().load(); }
+void set_jit_enabled(bool on) { jit_switch().store(on); }
 
 struct Program::Impl {
   int num_slots = 0;
@@ -179,7 +183,7 @@ void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps, bo
     step.loc = n.loc();
     step.text = print_node(n);
     for (int i = 0; i < n.num_operands(); ++i) step.in.push_back(slot.at(n.operand(i)));
-    if (name == "fused_matmul" && jit_enabled()) epilogue = jit::describe_epilogue(n);
+    if (name == "fused_matmul" && jit_switch().load()) epilogue = jit::describe_epilogue(n);
     if (!epilogue.ops.empty()) {
       // NOTE [Compiled epilogues]: the kernel step computes the product alone; the epilogue follows as a compiled step.
       epilogue_in.assign(step.in.begin() + 2, step.in.end());
@@ -197,12 +201,12 @@ void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps, bo
         std::vector<int>& yields = r == 0 ? step.yields_a : step.yields_b;
         for (const Value* v : region.results()) yields.push_back(slot.at(v));
       }
-    } else if (name == "fusion" && jit_enabled() && jit::unsupported(*n.region(0)).empty()) {
+    } else if (name == "fusion" && jit_switch().load() && jit::unsupported(*n.region(0)).empty()) {
       // One compiled kernel call per contiguous run (codegen/llvm).
       step.kind = Step::Kind::compiled;
       step.body = std::make_shared<const jit::BodySpec>(jit::describe(*n.region(0)));
       step.run_index = num_runs++;
-    } else if ((name == "softmax" || name == "log_softmax") && jit_enabled() &&
+    } else if ((name == "softmax" || name == "log_softmax") && jit_switch().load() &&
                jit::unsupported_normalization(n).empty()) {
       // One compiled row-kernel call per row (NOTE [Compiled softmax]).
       step.kind = Step::Kind::compiled;

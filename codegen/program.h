@@ -14,6 +14,13 @@
 
 namespace duet::codegen {
 
+// Whether lower() compiles fusions, softmax rows and fused_matmul epilogues
+// with LLVM (true unless DUET_JIT=0). Programs already lowered keep their
+// choice; duet-difftest switches it to compare the stepped and the compiled
+// paths in one process.
+bool jit_enabled();
+void set_jit_enabled(bool on);
+
 // A tensor as the engine sees it: a type and a storage. Inputs are borrowed;
 // outputs come back with one reference owned by the caller.
 struct Buffer {
