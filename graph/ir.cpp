@@ -41,6 +41,27 @@ void Value::replace_all_uses_with(Value* v) {
   }
 }
 
+std::vector<Node*> Value::region_yielders() const {
+  std::vector<Node*> out;
+  Graph* g = producer_ ? producer_->parent() : owner_;
+  int own = 0;
+  if (g)
+    for (const Value* r : g->results()) own += r == this;
+  if (returned_ <= own || !g) return out;
+  std::vector<Graph*> stack;
+  for (const auto& n : g->nodes())
+    for (int r = 0; r < n->num_regions(); ++r) stack.push_back(n->region(r));
+  while (!stack.empty()) {
+    Graph* cur = stack.back();
+    stack.pop_back();
+    if (std::find(cur->results().begin(), cur->results().end(), this) != cur->results().end())
+      out.push_back(cur->parent_node());
+    for (const auto& n : cur->nodes())
+      for (int r = 0; r < n->num_regions(); ++r) stack.push_back(n->region(r));
+  }
+  return out;
+}
+
 // ---- Node --------------------------------------------------------------------------
 
 Node::~Node() = default;

@@ -47,6 +47,11 @@ class Value {
   int index() const { return index_; }  // result or parameter position
   const std::vector<Use>& uses() const { return uses_; }
   bool unused() const { return uses_.empty() && !returned_; }
+  // The nodes whose regions return this value although it was defined
+  // outside them (a region may yield a value of an enclosing graph, e.g. a
+  // cond branch after cse): they read it like uses, but uses() does not list
+  // them. Each is the region's own node (callers lift it to their level).
+  std::vector<Node*> region_yielders() const;
   void replace_all_uses_with(Value* v);
   // A name hint for printing (parameters keep theirs: %x).
   const std::string& name() const { return name_; }

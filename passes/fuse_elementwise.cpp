@@ -31,6 +31,13 @@
 namespace duet::passes {
 namespace {
 
+// The nodes that read v: its users, and the nodes whose regions yield it.
+std::vector<Node*> readers(const Value* v) {
+  std::vector<Node*> out = v->region_yielders();
+  for (const Use& u : v->uses()) out.push_back(u.user);
+  return out;
+}
+
 bool fusible(const Node& n) {
   if (!n.op().has(kElementwise) || !n.op().has(kPure) || n.num_regions() > 0 || n.num_results() != 1) return false;
   return !n.result()->type().is_token;
@@ -79,8 +86,8 @@ struct Grouping {
   // non-fusible node inside G's span (convexity).
   std::string refusal(const Group& G, const Node& n) {
     for (Node* m : G.members)
-      for (const Use& u : m->result()->uses()) {
-        Node* user = top(u.user);
+      for (Node* reader : readers(m->result())) {
+        Node* user = top(reader);
         if (!user || user == &n || G.set.count(user)) continue;
         if (position.at(user) < position.at(&n))
           return fmt::format("{} is used by {} before it", print_node(*m), user->name());
@@ -150,8 +157,8 @@ struct Grouping {
     size_t end = std::max(position.at(A.members.back()), position.at(B.members.back()));
     for (const Group* G : {&A, &B})
       for (Node* m : G->members)
-        for (const Use& u : m->result()->uses()) {
-          Node* user = top(u.user);
+        for (Node* reader : readers(m->result())) {
+          Node* user = top(reader);
           if (!user || A.set.count(user) || B.set.count(user)) continue;
           if (position.at(user) < end)
             return fmt::format("{} is used by {} before the later group ends", print_node(*m), user->name());
@@ -259,8 +266,8 @@ void materialize(Graph& g, const Group& G) {
   // Outputs: member results used outside the group or returned.
   std::vector<Node*> exported;
   for (Node* m : G.members) {
-    bool outside = std::any_of(m->result()->uses().begin(), m->result()->uses().end(),
-                               [&](const Use& u) { return !G.set.count(u.user); });
+    std::vector<Node*> r = readers(m->result());
+    bool outside = std::any_of(r.begin(), r.end(), [&](Node* user) { return !G.set.count(user); });
     bool returned = std::find(g.results().begin(), g.results().end(), m->result()) != g.results().end();
     if (outside || returned) exported.push_back(m);
   }

@@ -40,7 +40,7 @@ bool swaps_last_two(const Node& n) {
 
 // The single user of v, when v has exactly one use and is not returned.
 Node* only_user(const Value* v) {
-  if (v->uses().size() != 1 || !v->producer() || v->unused()) return nullptr;
+  if (v->uses().size() != 1 || !v->producer() || v->unused() || !v->region_yielders().empty()) return nullptr;
   const Graph* g = v->producer()->parent();
   for (const Value* r : g->results())
     if (r == v) return nullptr;

@@ -131,6 +131,7 @@ class Planner {
   void note_uses(Value* v) {
     Value* r = root(v);
     for (const Use& u : v->uses()) extend(r, top_position(u.user));
+    for (Node* y : v->region_yielders()) extend(r, top_position(y));  // a region yields it
   }
   size_t last_use(Value* v) const {
     auto it = last_use_.find(v);
