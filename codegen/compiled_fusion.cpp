@@ -154,7 +154,9 @@ CompiledRun plan_rows(const jit::BodySpec& body, const std::vector<const Shape*>
   if (space.numel() == 0 && run.row != 0) run.numel = 0;
   run.inner_scalar = scalar;
   run.cost = work_per_element(body);
-  run.fn = jit::kernel_for(body, scalar).fn;
+  jit::Kernel kernel = jit::kernel_for(body, scalar);
+  run.fn = kernel.fn;
+  run.kernel = std::move(kernel.owner);
   return run;
 }
 
@@ -190,7 +192,9 @@ CompiledRun plan_compiled(const jit::BodySpec& body, const std::vector<const Sha
   std::vector<bool> scalar(n_in);
   for (size_t k = 0; k < n_in; ++k) scalar[k] = run.strides[k].back() == 0;
   run.cost = work_per_element(body);
-  run.fn = jit::kernel_for(body, scalar).fn;
+  jit::Kernel kernel = jit::kernel_for(body, scalar);
+  run.fn = kernel.fn;
+  run.kernel = std::move(kernel.owner);
   return run;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <duet/codegen/llvm/kernels.h>
@@ -23,6 +24,7 @@ struct CompiledRun {
   std::vector<bool> inner_scalar;  // per input, for reductions: one element repeated along the row
   int64_t cost = 1;  // rough work per element, for the parallel split
   jit::RunFn fn = nullptr;
+  std::shared_ptr<const void> kernel;  // keeps fn loaded
 };
 
 // The walk over `space` (the broadcast of the inputs) for these input

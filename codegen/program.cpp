@@ -688,6 +688,14 @@ std::string Program::listing() const {
 
 int Program::num_steps() const { return count_steps(impl_->steps); }
 
+size_t Program::footprint_bytes() const {
+  size_t bytes = sizeof(Impl) + static_cast<size_t>(num_steps()) * (sizeof(Step) + 256);
+  for (const Storage* s : impl_->constant_storage) bytes += s->bytes();
+  std::shared_lock<std::shared_mutex> lock(impl_->plans_mu);
+  for (const auto& [shape, plan] : impl_->plans) bytes += sizeof(Plan) + plan->types.size() * 64 + shape.size() * 8;
+  return bytes;
+}
+
 bool Program::accepts_donation(int i) const {
   for (const auto& d : impl_->donations)
     if (d.second == i) return true;

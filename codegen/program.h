@@ -51,6 +51,9 @@ class Program {
   // The steps, one per line (Stage::lowered).
   std::string listing() const;
   int num_steps() const;
+  // Roughly the memory this program holds: its constants, steps and cached
+  // plans (for the function cache's byte bound).
+  size_t footprint_bytes() const;
 
   struct Impl;
 

@@ -32,6 +32,8 @@ struct FunctionOptions {
   bool reduce_retracing = false;  // after a shape change, retrace once with the changed dims dynamic
   int max_traces = 0;             // > 0: one more trace is a TraceError ("locked")
   int cache_size = 64;            // traces kept (least recently used dropped first)
+  size_t cache_bytes = size_t{256} << 20;  // and at most this much memory held by them (an estimate:
+                                           // IR text, constants, steps, plans); the newest is always kept
 };
 
 enum class Stage { traced, optimized, lowered };

@@ -172,6 +172,7 @@ class FunctionCore : public std::enable_shared_from_this<FunctionCore> {
     bool ready = false;
     std::exception_ptr error;
     std::shared_ptr<const Trace> trace;
+    size_t bytes = 0;  // the trace's footprint, counted in bytes_
   };
 
   std::shared_ptr<const Trace> trace(std::vector<ArgValue>& args, const std::vector<ArgSpec>& spec, bool first);
@@ -190,6 +191,7 @@ class FunctionCore : public std::enable_shared_from_this<FunctionCore> {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::list<std::shared_ptr<Entry>> entries_;  // most recently used first
+  size_t bytes_ = 0;                            // footprints of the ready entries
   std::vector<ArgSpec> last_spec_;  // of the last trace started
   int traces_ = 0;                   // finished traces
   int in_flight_ = 0;                // traces started and not yet finished
@@ -370,9 +372,15 @@ std::shared_ptr<const Trace> FunctionCore::get_trace(std::vector<ArgValue>& args
     // The most recent ones only: a function retraced forever must not grow forever (test_soak.cpp).
     if (reasons_.size() > kMaxReasons) reasons_.erase(reasons_.begin());
   }
-  while (static_cast<int>(entries_.size()) > options_.cache_size) {
-    auto victim = std::find_if(entries_.rbegin(), entries_.rend(), [](const auto& e) { return e->ready; });
+  entry->bytes = result->traced_ir.size() + result->optimized_ir.size() +
+                 (result->program ? result->program->footprint_bytes() : 0);
+  bytes_ += entry->bytes;
+  // Over either bound, the least recently used ready traces go (never the one just made).
+  while (static_cast<int>(entries_.size()) > options_.cache_size || bytes_ > options_.cache_bytes) {
+    auto victim = std::find_if(entries_.rbegin(), entries_.rend(),
+                               [&](const auto& e) { return e->ready && e != entry; });
     if (victim == entries_.rend()) break;
+    bytes_ -= (*victim)->bytes;
     entries_.erase(std::next(victim).base());
   }
   int count = traces_;

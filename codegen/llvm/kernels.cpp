@@ -4,8 +4,14 @@
 // NOTE [Kernel cache]
 // A kernel is keyed by its body's ops and dtypes (never its shapes), which
 // inputs are scalars along the run, and the CPU (triple, name, features).
-// In memory: key -> entry point, for the process's life (the JIT keeps the
-// code). On disk: $DUET_CACHE_DIR (default ~/.cache/duet) holds one object
+// In memory: key -> the loaded code, each kernel under its own ORC resource
+// tracker and shared by handles (jit::Kernel::owner, held by the Program
+// plans that call it). The cache holds a handle to the most recently used
+// kernels, at most Limits::entries (512) and Limits::bytes (64 MiB of object
+// code); past either it lets go of the least recently used. A kernel's code
+// is removed from the JIT when its last handle goes, so what stays loaded is
+// what the cache holds plus what live functions' traces use. On disk:
+// $DUET_CACHE_DIR (default ~/.cache/duet) holds one object
 // file per kernel, named by a hash of the key, behind a header holding the
 // whole key (which includes when the generator was built, so a rebuilt
 // duet never loads an older generator's kernels), the object's size and a
@@ -13,6 +19,8 @@
 // match (truncated, corrupt, another key with the same hash) is ignored and
 // rewritten. Files are written to a unique temporary name and renamed, so
 // two processes writing the same kernel at once each leave a whole file.
+// The folder is trimmed to Limits::disk_bytes (256 MiB), least recently used
+// files first (a hit touches its file), every 32 writes (disk_cache.cpp).
 #include <duet/codegen/llvm/kernels.h>
 
 #include <algorithm>
@@ -22,6 +30,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <list>
+#include <memory>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -45,6 +55,7 @@
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
 
+#include <duet/codegen/llvm/disk_cache.h>
 #include <duet/codegen/llvm/generate.h>
 #include <duet/codegen/llvm/math.h>
 #include <duet/graph/error.h>
@@ -83,12 +94,6 @@ std::string body_key(const BodySpec& body, const std::vector<bool>& scalar_input
 
 // ---- the JIT and the cache ---------------------------------------------------------
 
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
-  return h;
-}
-
 std::string error_text(llvm::Error e) {
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -96,37 +101,74 @@ std::string error_text(llvm::Error e) {
   return os.str();
 }
 
+
+// A loaded kernel's code, unloaded from the JIT when the last handle (the
+// cache's or a Program plan's) goes (NOTE [Kernel cache]).
+struct Loaded {
+  std::string key;
+  uint64_t generation = 0;
+  RunFn fn = nullptr;
+};
+
+uint64_t env_number(const char* name, uint64_t fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  unsigned long long n = std::strtoull(v, &end, 10);
+  return *end ? fallback : n;
+}
+
 class Jit {
  public:
   static Jit& get() {
-    static Jit* j = new Jit();  // never destroyed: kernels live for the process
+    static Jit* j = new Jit();  // never destroyed: kernels may be used until the process ends
     return *j;
   }
 
   Kernel kernel(const BodySpec& body, const std::vector<bool>& scalar_input) {
     std::string key = host_ + "|" + generator_ + "|" + body_key(body, scalar_input);
+    std::vector<std::shared_ptr<const Loaded>> dropped;  // released after the lock (their deleter takes it)
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = loaded_.find(key);
-    if (it != loaded_.end()) {
-      ++stats_.memory_hits;
-      return Kernel{key, it->second};
+    auto it = entries_.find(key);
+    if (it != entries_.end()) {
+      if (std::shared_ptr<const Loaded> live = it->second.handle.lock()) {
+        ++stats_.memory_hits;
+        pin(it->second, live, dropped);
+        return Kernel{key, live->fn, live};
+      }
+      unload(it);  // its last handle went a moment ago; its deleter will find nothing to do
     }
     const std::string name = fmt::format("duet_kernel_{:016x}", fnv1a(key));
     std::string object;
-    if (!read_cache(key, name, &object)) {
+    if (!disk_.read(key, name, &object, &stats_.disk_rejected)) {
       object = compile(body, scalar_input, name, nullptr, nullptr);
       ++stats_.compiled;
-      write_cache(key, name, object);
+      disk_.write(key, name, object);
     } else {
       ++stats_.disk_hits;
     }
-    if (auto err = jit_->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(object, name)))
+    llvm::orc::ResourceTrackerSP tracker = jit_->getMainJITDylib().createResourceTracker();
+    if (auto err = jit_->addObjectFile(tracker, llvm::MemoryBuffer::getMemBufferCopy(object, name)))
       throw Error("codegen: loading kernel " + name + " failed: " + error_text(std::move(err)));
     auto sym = jit_->lookup(name);
-    if (!sym) throw Error("codegen: kernel " + name + " not found: " + error_text(sym.takeError()));
-    RunFn fn = sym->toPtr<RunFn>();
-    loaded_[key] = fn;
-    return Kernel{key, fn};
+    if (!sym) {
+      llvm::consumeError(tracker->remove());
+      throw Error("codegen: kernel " + name + " not found: " + error_text(sym.takeError()));
+    }
+    auto* loaded = new Loaded{key, ++generation_, sym->toPtr<RunFn>()};
+    std::shared_ptr<const Loaded> handle(loaded, [](const Loaded* l) {
+      Jit::get().release(*l);
+      delete l;
+    });
+    Entry& e = entries_[key];
+    e.handle = handle;
+    e.tracker = tracker;
+    e.generation = loaded->generation;
+    e.bytes = object.size();
+    stats_.loaded += 1;
+    stats_.loaded_bytes += static_cast<int64_t>(e.bytes);
+    pin(e, handle, dropped);
+    return Kernel{key, handle->fn, handle};
   }
 
   std::string text(const BodySpec& body, const std::vector<bool>& scalar_input, bool assembly) {
@@ -138,11 +180,75 @@ class Jit {
 
   Stats stats() {
     std::lock_guard<std::mutex> lock(mu_);
-    return stats_;
+    Stats s = stats_;
+    s.cached = static_cast<int64_t>(lru_.size());
+    s.cached_bytes = static_cast<int64_t>(lru_bytes_);
+    return s;
+  }
+  Limits limits() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return limits_;
+  }
+  void set_limits(const Limits& l) {
+    std::vector<std::shared_ptr<const Loaded>> dropped;
+    std::lock_guard<std::mutex> lock(mu_);
+    limits_ = l;
+    disk_.set_max_bytes(l.disk_bytes);
+    evict(dropped);
+  }
+  int64_t trim_disk() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return disk_.trim();
   }
   const std::string& host() const { return host_; }
 
  private:
+  struct Entry {
+    std::weak_ptr<const Loaded> handle;
+    std::shared_ptr<const Loaded> pinned;  // held by the cache: in lru_
+    std::list<std::string>::iterator lru_pos;
+    llvm::orc::ResourceTrackerSP tracker;
+    uint64_t generation = 0;
+    size_t bytes = 0;
+  };
+
+  // Most recently used first; beyond the limits, the cache lets go of the
+  // least recently used (Programs may still hold them).
+  void pin(Entry& e, const std::shared_ptr<const Loaded>& h, std::vector<std::shared_ptr<const Loaded>>& dropped) {
+    if (e.pinned) {
+      lru_.splice(lru_.begin(), lru_, e.lru_pos);
+    } else {
+      e.pinned = h;
+      lru_.push_front(h->key);
+      e.lru_pos = lru_.begin();
+      lru_bytes_ += e.bytes;
+    }
+    evict(dropped);
+  }
+  void evict(std::vector<std::shared_ptr<const Loaded>>& dropped) {
+    while (lru_.size() > 1 && (lru_.size() > limits_.entries || lru_bytes_ > limits_.bytes)) {
+      Entry& victim = entries_.at(lru_.back());
+      lru_.pop_back();
+      lru_bytes_ -= victim.bytes;
+      dropped.push_back(std::move(victim.pinned));
+      victim.pinned.reset();
+      ++stats_.evicted;
+    }
+  }
+  void unload(std::unordered_map<std::string, Entry>::iterator it) {
+    if (auto err = it->second.tracker->remove()) llvm::consumeError(std::move(err));  // freeing cannot usefully fail
+    stats_.loaded -= 1;
+    stats_.loaded_bytes -= static_cast<int64_t>(it->second.bytes);
+    ++stats_.unloaded;
+    entries_.erase(it);
+  }
+  // The deleter of a kernel's last handle.
+  void release(const Loaded& l) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(l.key);
+    if (it != entries_.end() && it->second.generation == l.generation && it->second.handle.expired()) unload(it);
+  }
+
   Jit() {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
@@ -178,8 +284,13 @@ class Jit {
     jit_->getMainJITDylib().addGenerator(std::move(*gen));
     const char* dir = std::getenv("DUET_CACHE_DIR");
     const char* home = std::getenv("HOME");
-    if (dir && *dir) cache_dir_ = dir;
-    else if (home && *home) cache_dir_ = std::string(home) + "/.cache/duet";
+    std::string cache_dir;
+    if (dir && *dir) cache_dir = dir;
+    else if (home && *home) cache_dir = std::string(home) + "/.cache/duet";
+    limits_.entries = std::max<uint64_t>(1, env_number("DUET_KERNEL_CACHE_ENTRIES", limits_.entries));
+    limits_.bytes = env_number("DUET_KERNEL_CACHE_MB", limits_.bytes >> 20) << 20;
+    limits_.disk_bytes = env_number("DUET_CACHE_DISK_MB", limits_.disk_bytes >> 20) << 20;
+    disk_ = DiskCache(cache_dir, limits_.disk_bytes);
   }
 
   // IR -> O3 -> object code; optionally the optimized IR and the assembly.
@@ -230,81 +341,17 @@ class Jit {
     return emit(llvm::CGFT_ObjectFile);
   }
 
-  // Disk cache (NOTE [Kernel cache]): "DUETK1\n", the key's size and bytes,
-  // the object's size and checksum, then the object.
-  std::string cache_path(const std::string& name) const { return cache_dir_ + "/" + name + ".o"; }
-
-  bool read_cache(const std::string& key, const std::string& name, std::string* object) {
-    if (cache_dir_.empty()) return false;
-    std::error_code ec;
-    if (!std::filesystem::exists(cache_path(name), ec)) return false;
-    std::string data;
-    try {  // any read error (a directory in the way, EIO) counts as a bad file
-      std::ifstream in(cache_path(name), std::ios::binary);
-      if (!in) {
-        ++stats_.disk_rejected;
-        return false;
-      }
-      data.assign(std::istreambuf_iterator<char>(in), {});
-    } catch (const std::exception&) {
-      ++stats_.disk_rejected;
-      return false;
-    }
-    const std::string magic = "DUETK1\n";
-    size_t pos = magic.size();
-    auto take_u64 = [&](uint64_t* v) {
-      if (data.size() < pos + 8) return false;
-      std::memcpy(v, data.data() + pos, 8);
-      pos += 8;
-      return true;
-    };
-    uint64_t key_size = 0, obj_size = 0, sum = 0;
-    bool ok = data.compare(0, magic.size(), magic) == 0 && take_u64(&key_size) && data.size() >= pos + key_size &&
-              data.compare(pos, key_size, key) == 0;
-    if (ok) pos += key_size;
-    ok = ok && take_u64(&obj_size) && take_u64(&sum) && data.size() == pos + obj_size;
-    if (ok) {
-      *object = data.substr(pos);
-      ok = fnv1a(*object) == sum;
-    }
-    if (!ok) ++stats_.disk_rejected;
-    return ok;
-  }
-
-  void write_cache(const std::string& key, const std::string& name, const std::string& object) {
-    if (cache_dir_.empty()) return;
-    std::error_code ec;
-    std::filesystem::create_directories(cache_dir_, ec);
-    std::string data = "DUETK1\n";
-    auto put_u64 = [&](uint64_t v) { data.append(reinterpret_cast<const char*>(&v), 8); };
-    put_u64(key.size());
-    data += key;
-    put_u64(object.size());
-    put_u64(fnv1a(object));
-    data += object;
-    // A unique temporary name, then an atomic rename: readers see a whole file or none.
-    static std::atomic<uint64_t> counter{0};
-    std::string tmp = fmt::format("{}.tmp.{}.{}", cache_path(name), ::getpid(), counter++);
-    bool written = false;
-    try {
-      std::ofstream out(tmp, std::ios::binary);
-      written = static_cast<bool>(out.write(data.data(), static_cast<std::streamsize>(data.size())));
-      out.close();
-      written = written && !out.fail();
-    } catch (const std::exception&) {
-      written = false;
-    }
-    if (written) std::filesystem::rename(tmp, cache_path(name), ec);
-    if (!written || ec) std::filesystem::remove(tmp, ec);  // a full disk or a directory in the way: no cache, still correct
-  }
-
   std::mutex mu_;
   std::unique_ptr<llvm::TargetMachine> tm_;
   std::unique_ptr<llvm::orc::LLJIT> jit_;
-  std::unordered_map<std::string, RunFn> loaded_;
+  std::unordered_map<std::string, Entry> entries_;  // every kernel loaded now
+  std::list<std::string> lru_;                      // the ones the cache holds
+  size_t lru_bytes_ = 0;
+  uint64_t generation_ = 0;
+  Limits limits_;
+  DiskCache disk_{"", 0};
   std::string host_;
   std::string generator_;
-  std::string cache_dir_;
   bool avx512_ = false;
   Stats stats_;
 };
@@ -478,6 +525,9 @@ std::string kernels_listing(const Graph& g, bool assembly) {
 }
 
 Stats stats() { return Jit::get().stats(); }
+Limits limits() { return Jit::get().limits(); }
+void set_limits(const Limits& l) { Jit::get().set_limits(l); }
+int64_t trim_disk_cache() { return Jit::get().trim_disk(); }
 std::string host_description() { return Jit::get().host(); }
 
 }  // namespace duet::codegen::jit

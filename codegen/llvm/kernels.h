@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,9 @@ BodySpec describe_epilogue(const Node& n);
 struct Kernel {
   std::string key;
   RunFn fn = nullptr;
+  // Keeps the code loaded: fn is valid while any copy of this lives
+  // (NOTE [Kernel cache] in kernels.cpp).
+  std::shared_ptr<const void> owner;
 };
 
 // The kernel for `body` with `scalar_input[i]` telling whether parameter i is
@@ -102,8 +106,28 @@ struct Stats {
   int64_t memory_hits = 0;  // found already loaded in this process
   int64_t disk_hits = 0;    // loaded from the disk cache
   int64_t disk_rejected = 0;  // a cache file was corrupt or truncated and was rebuilt
+  int64_t evicted = 0;      // let go by the in-memory cache (over its limits)
+  int64_t unloaded = 0;     // code removed from the JIT (its last user gone)
+  int64_t loaded = 0, loaded_bytes = 0;  // kernels in the JIT now, and their object code
+  int64_t cached = 0, cached_bytes = 0;  // of those, the ones the cache holds
 };
 Stats stats();
+
+// The kernel cache's bounds (NOTE [Kernel cache]). In memory it holds at
+// most `entries` kernels and `bytes` of object code, least recently used let
+// go first (a kernel a live function still uses stays loaded until that
+// function's trace goes). On disk, the folder is trimmed to `disk_bytes`,
+// least recently used files first. Environment: DUET_KERNEL_CACHE_ENTRIES,
+// DUET_KERNEL_CACHE_MB, DUET_CACHE_DISK_MB.
+struct Limits {
+  uint64_t entries = 512;
+  uint64_t bytes = uint64_t{64} << 20;
+  uint64_t disk_bytes = uint64_t{256} << 20;
+};
+Limits limits();
+void set_limits(const Limits& limits);
+// Trims the disk cache now; returns how many files it removed.
+int64_t trim_disk_cache();
 
 // The CPU the kernels are compiled for: "x86_64-pc-linux-gnu znver4 +avx512f,...".
 std::string host_description();
