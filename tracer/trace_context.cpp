@@ -201,6 +201,15 @@ void collect_captured(const Graph& top, const Graph& g, std::vector<Value*>& out
     }
     for (int r = 0; r < node->num_regions(); ++r) collect_captured(top, *node->region(r), out, seen);
   }
+  // A region may also yield an outer value as it is (a branch returning a
+  // captured tensor, a loop body assigning one to a variable).
+  for (Value* v : g.results()) {
+    if (v->type().is_token || seen.count(v)) continue;
+    Graph* home = v->producer() ? v->producer()->parent() : v->owner();
+    if (top.encloses(home)) continue;
+    seen.insert(v);
+    out.push_back(v);
+  }
 }
 
 void accumulate(std::unordered_map<const Value*, Tensor>& grads, const Value* v, Tensor g) {
@@ -507,7 +516,9 @@ void TraceContext::record_while_gradient(Node* node, SrcLoc loc) {
     // Outer loop variables: k, the adjoints of the float loop variables, the
     // gradients of the float captures so far.
     std::vector<Tensor> start{n_trips - 1};
-    start.insert(start.end(), dys.begin(), dys.end());
+    for (size_t j = 0; j < float_state.size(); ++j)  // an output nothing differentiates has no adjoint: zeros
+      start.push_back(dys[j].defined() ? dys[j]
+                                       : broadcast_like(scalar(0.0, init[float_state[j]].dtype()), init[float_state[j]]));
     for (int c : float_captured) start.push_back(broadcast_like(scalar(0.0, captured_t[c].dtype()), captured_t[c]));
     std::vector<Tensor> done = while_loop(
         [](const std::vector<Tensor>& v) { return v[0] >= int64_t(0); },
@@ -533,10 +544,18 @@ void TraceContext::record_while_gradient(Node* node, SrcLoc loc) {
           bound_t.push_back(counter_stub);
           std::vector<Tensor> adj(v.begin() + 1, v.begin() + 1 + static_cast<std::ptrdiff_t>(float_state.size()));
           std::vector<Tensor> g = region_vjp(body, bound, bound_t, out_index, adj, loc);
+          // A loop variable the body's results do not depend on (a variable the
+          // body assigns from outside the loop, say) has no gradient: zeros.
+          auto or_zeros = [](const Tensor& grad, const Tensor& like) {
+            return grad.defined() ? grad : broadcast_like(scalar(0.0, like.dtype()), like);
+          };
           std::vector<Tensor> next{k - int64_t(1)};
-          for (int j : float_state) next.push_back(g[j]);
-          for (size_t c = 0; c < float_captured.size(); ++c)
-            next.push_back(v[1 + float_state.size() + c] + g[state.size() + float_captured[c]]);
+          for (size_t j = 0; j < float_state.size(); ++j) next.push_back(or_zeros(g[float_state[j]], adj[j]));
+          for (size_t c = 0; c < float_captured.size(); ++c) {
+            const Tensor& sum_so_far = v[1 + float_state.size() + c];
+            const Tensor& grad = g[state.size() + float_captured[c]];
+            next.push_back(grad.defined() ? sum_so_far + grad : sum_so_far);
+          }
           return next;
         },
         start);

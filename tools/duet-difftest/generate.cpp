@@ -10,17 +10,18 @@
 // NOTE [Random programs]
 // A program is a straight line of instructions over a few inputs (rank 0 to
 // 3, sizes 1 to 5) and up to two variables: elementwise chains whose second
-// operand broadcasts (an earlier value, a new input or a number), matmuls
-// (batched too), reductions, transposes, reshapes, expand_dims/squeeze,
-// where, cond (over a sum's sign, branches of 1 to 3 steps) and while_loop (1
-// to 3 trips of a body ending in tanh), variable reads, and assigns or
-// assign_adds at the end. Every value carries a bound on its magnitude: exp
-// sees at most 10, anything over 30 is squashed (tanh or a scale), and log,
-// sqrt, rsqrt, div and pow only see operands made positive (square + c), so
-// results stay finite and comparisons mean something. f64 programs (odd
-// seeds) also have their gradients checked against finite differences; the
-// ops with kinks (abs, relu, maximum, minimum, where, a cond's predicate) are
-// hit exactly with probability near zero on random inputs.
+// operand broadcasts (an earlier value, a variable, a new input or a
+// number), matmuls (batched too), reductions, transposes, reshapes,
+// expand_dims/squeeze, where, cond (over a sum's sign, branches of 1 to 3
+// steps) and while_loop (1 to 3 trips of a body ending in tanh), variable
+// reads, and assigns or assign_adds (in branches, in loop bodies and at the
+// end). Every value carries a bound on its magnitude: exp sees at most 10,
+// anything over 30 is squashed (tanh or a scale), and log, sqrt, rsqrt, div
+// and pow only see operands made positive (square + c), so results stay
+// finite and comparisons mean something. f64 programs (odd seeds) also have
+// their gradients checked against finite differences; the ops with kinks
+// (abs, relu, maximum, minimum, where, a cond's predicate) are hit exactly
+// with probability near zero on random inputs.
 
 namespace difftest {
 namespace {
@@ -34,6 +35,8 @@ struct Gen {
   Program& p;
   std::mt19937_64 rng;
   int depth = 0;
+  bool in_loop = false;
+  std::vector<bool> assigned;  // per variable: assigned already, so no later reads (see below)
 
   Gen(Program& prog, uint64_t seed) : p(prog), rng(seed * 0x9E3779B97F4A7C15ull + 1) {}
 
@@ -108,8 +111,43 @@ struct Gen {
     s.erase(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(drop));
     return s;
   }
-  // An operand of shape `d`: an earlier value of that shape, or a new input.
-  V operand(const std::vector<V>& pool, const Dims& d) {
+  // A variable's value. Reads come before any assign of that variable: a read
+  // after an assign sees the assigned value but no gradient through it (a
+  // variable read is a leaf, as in TensorFlow), which finite differences
+  // would see.
+  V read(std::vector<Instr>& code, int var) {
+    Instr i;
+    i.kind = Kind::read;
+    i.op = "read";
+    i.var = var;
+    // Assign_adds grow a variable from call to call.
+    return emit(code, std::move(i), p.variables[static_cast<size_t>(var)], 40);
+  }
+  std::vector<int> readable(const Dims* d) const {
+    std::vector<int> out;
+    for (size_t v = 0; v < p.variables.size(); ++v)
+      if (!assigned[v] && (!d || p.variables[v] == *d)) out.push_back(static_cast<int>(v));
+    return out;
+  }
+  // Assigns (or adds) a value of the pool with the variable's shape, if any.
+  void assign(std::vector<Instr>& code, const std::vector<V>& pool, int var) {
+    std::vector<V> same;
+    for (const V& x : pool)
+      if (shape(x.id) == p.variables[static_cast<size_t>(var)] && x.bound <= 30) same.push_back(x);
+    if (same.empty()) return;
+    Instr i;
+    i.kind = Kind::assign;
+    i.op = coin(50) ? "assign" : "assign_add";
+    i.var = var;
+    i.in = {same[static_cast<size_t>(pick(same.size()))].id};
+    code.push_back(std::move(i));
+    assigned[static_cast<size_t>(var)] = true;
+  }
+
+  // An operand of shape `d`: an earlier value of that shape, a variable, or a new input.
+  V operand(std::vector<Instr>& code, const std::vector<V>& pool, const Dims& d) {
+    std::vector<int> vars = readable(&d);
+    if (!vars.empty() && coin(15)) return tame(code, read(code, vars[static_cast<size_t>(pick(vars.size()))]));
     std::vector<V> same;
     for (const V& v : pool)
       if (shape(v.id) == d) same.push_back(v);
@@ -151,7 +189,7 @@ struct Gen {
       double b = op == "mul" ? x.bound * std::abs(k) : x.bound + std::abs(k);
       return tame(code, with_number(code, op, x, k, b));
     }
-    V y = operand(pool, broadcast_source(shape(x.id)));
+    V y = operand(code, pool, broadcast_source(shape(x.id)));
     if (r < 68) {
       Instr i;
       i.kind = Kind::where;
@@ -185,6 +223,10 @@ struct Gen {
       pool.push_back(x);
     }
     if (end_in_tanh) x = unary(b.code, "tanh", x, 1);
+    // An assign inside a branch or a loop body (not in f64 loops: a later
+    // trip's read would see it, out of the finite differences' reach).
+    if (!p.variables.empty() && coin(30) && !(in_loop && p.dtype == duet::DType::f64))
+      assign(b.code, pool, pick(p.variables.size()));
     b.result = x.id;
     *bound = x.bound;
     return b;
@@ -224,7 +266,7 @@ struct Gen {
       int64_t k = d.back(), n = dim();
       Dims yd = {k, n};
       if (d.size() == 3 && coin(50)) yd.insert(yd.begin(), d[0]);
-      V y = operand(pool, yd);
+      V y = operand(code, pool, yd);
       Instr i;
       i.kind = Kind::matmul;
       i.op = "matmul";
@@ -306,20 +348,16 @@ struct Gen {
       double inner = std::max(x.bound, 1.0), b = 0;
       int param = new_value(d);
       ++depth;
+      in_loop = true;
       Block body = block(pool, V{param, inner}, true, &b);
+      in_loop = false;
       --depth;
       body.param = param;
       i.blocks.push_back(std::move(body));
       return emit(code, std::move(i), d, inner);
     }
-    if (!p.variables.empty()) {
-      Instr i;
-      i.kind = Kind::read;
-      i.op = "read";
-      i.var = pick(p.variables.size());
-      // Assign_adds grow a variable from call to call.
-      return emit(code, std::move(i), p.variables[static_cast<size_t>(i.var)], 40);
-    }
+    std::vector<int> vars = readable(nullptr);
+    if (!vars.empty()) return read(code, vars[static_cast<size_t>(pick(vars.size()))]);
     return elementwise(code, pool, x);
   }
 };
@@ -342,21 +380,11 @@ Program generate(uint64_t seed) {
     p.variables.push_back(d);
     p.variable_data.push_back(std::move(data));
   }
+  g.assigned.assign(p.variables.size(), false);
   int steps = 4 + g.pick(9);
   for (int s = 0; s < steps; ++s) pool.push_back(g.step(p.code, pool));
-  for (size_t v = 0; v < p.variables.size(); ++v) {
-    if (!g.coin(70)) continue;
-    std::vector<V> same;
-    for (const V& x : pool)
-      if (g.shape(x.id) == p.variables[v] && x.bound <= 30) same.push_back(x);
-    if (same.empty()) continue;
-    Instr i;
-    i.kind = Kind::assign;
-    i.op = g.coin(50) ? "assign" : "assign_add";
-    i.var = static_cast<int>(v);
-    i.in = {same[static_cast<size_t>(g.pick(same.size()))].id};
-    p.code.push_back(std::move(i));
-  }
+  for (size_t v = 0; v < p.variables.size(); ++v)
+    if (g.coin(70)) g.assign(p.code, pool, static_cast<int>(v));
   p.outputs.push_back(pool.back().id);
   int extra = g.pick(3);
   for (int k = 0; k < extra; ++k) p.outputs.push_back(pool[static_cast<size_t>(g.pick(pool.size()))].id);
