@@ -39,6 +39,10 @@ double difference(double a, double b) {
 
 std::vector<double> values_of(const Tensor& t) { return cast(t, DType::f64).to_vector<double>(); }
 
+// --inject-mismatch: the compiled path's first result is nudged, so the
+// checker's own test (ctest difftest.detects_mismatch) sees it report.
+bool inject_mismatch = false;
+
 class Mismatch : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -116,6 +120,7 @@ void check(const Program& p, Stats& stats, bool verbose) {
   std::vector<Tensor> eager1 = difftest::run(p, in, ve);
   auto [stepped, stepped1] = traced(vs, false);
   auto [compiled, compiled1] = traced(vc, true);
+  if (inject_mismatch) compiled1[0] = add(compiled1[0], 1e-3);
   c.same(eager1, stepped1, "call 1: eager vs traced (stepped)");
   c.same(eager1, compiled1, "call 1: eager vs traced (compiled)");
   c.same(variable_values(ve), variable_values(vs), "variables after call 1: eager vs stepped");
@@ -203,6 +208,8 @@ int main(int argc, char** argv) {
     auto next = [&]() -> const char* { return a + 1 < argc ? argv[++a] : nullptr; };
     if (arg == "--verbose") {
       verbose = true;
+    } else if (arg == "--inject-mismatch") {
+      inject_mismatch = true;
     } else if (arg == "--count" || arg == "--seed" || arg == "--show" || arg == "--cpp") {
       const char* v = next();
       char* end = nullptr;
