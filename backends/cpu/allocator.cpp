@@ -8,7 +8,8 @@
 //  - small blocks (<= 1 MiB) by power-of-two size class in a per-thread free
 //    list (no lock; a block freed on another thread joins that thread's list);
 //  - large blocks by exact rounded size (64 KiB granules) in one global pool
-//    under a mutex, bounded by kMaxCachedLarge bytes, oldest dropped first.
+//    under a mutex, bounded by max_cached_large() bytes (4 GiB, or
+//    DUET_ALLOCATOR_CACHE_MB), oldest dropped first.
 // A Storage's header lives in its own block, so one allocation serves both.
 #include <duet/backends/cpu/allocator.h>
 
@@ -30,7 +31,17 @@ constexpr int kMaxClassLog = 20;   // 1 MiB
 constexpr int kNumClasses = kMaxClassLog - kMinClassLog + 1;
 constexpr size_t kMaxPerClass = 256;
 constexpr size_t kLargeGranule = size_t(64) << 10;
-constexpr size_t kMaxCachedLarge = size_t(4) << 30;
+// The large pool's bound: 4 GiB, or DUET_ALLOCATOR_CACHE_MB (0 caches none).
+size_t max_cached_large() {
+  static const size_t bytes = [] {
+    const char* v = std::getenv("DUET_ALLOCATOR_CACHE_MB");
+    char* end = nullptr;
+    unsigned long long mb = v && *v ? std::strtoull(v, &end, 10) : 4096;
+    if (v && *v && *end) mb = 4096;  // not a number: the default
+    return static_cast<size_t>(mb) << 20;
+  }();
+  return bytes;
+}
 
 int size_class(size_t bytes) {
   int c = kMinClassLog;
@@ -122,7 +133,7 @@ void free(void* p, size_t block_bytes) {
     std::lock_guard<std::mutex> lock(pool.mu);
     pool.blocks.emplace_back(block_bytes, p);
     pool.bytes += block_bytes;
-    while (pool.bytes > kMaxCachedLarge && !pool.blocks.empty()) {
+    while (pool.bytes > max_cached_large() && !pool.blocks.empty()) {
       pool.bytes -= pool.blocks.front().first;
       drop.push_back(pool.blocks.front().second);
       pool.blocks.pop_front();

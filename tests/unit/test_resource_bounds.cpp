@@ -3,6 +3,7 @@
 // disk cache is trimmed to its size, and the function cache drops traces
 // past its byte bound.
 #include <catch2/catch.hpp>
+#include <duet/backends/cpu/allocator.h>
 #include <duet/codegen/llvm/kernels.h>
 #include <duet/duet.h>
 
@@ -201,4 +202,30 @@ TEST_CASE("kernel cache: loads, evictions and unloads from several threads", "[k
   for (auto& th : threads) th.join();
   CHECK(wrong == std::vector<int>(4, 0));
   CHECK(jit::stats().cached <= 2);
+}
+
+// The child: frees a 16 MiB tensor and prints what the allocator kept.
+TEST_CASE("allocator child: free a large block", "[.][allocator_child]") {
+  duet::cpu::empty_cache();
+  { Tensor t = ones({4 << 20}); }
+  std::printf("CACHED %zu\n", duet::cpu::cached_bytes());
+}
+
+TEST_CASE("allocator: DUET_ALLOCATOR_CACHE_MB bounds the large-block pool", "[bounds]") {
+  auto cached = [](const std::string& mb) {
+    std::vector<std::string> env;
+    if (!mb.empty()) env.push_back("DUET_ALLOCATOR_CACHE_MB=" + mb);
+    auto [status, out] = duet_test::finish_self(duet_test::start_self("allocator child: free a large block", env,
+                                                                      {"DUET_ALLOCATOR_CACHE_MB"}));
+    INFO(out);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+    size_t at = out.find("CACHED ");
+    REQUIRE(at != std::string::npos);
+    return std::stoull(out.substr(at + 7));
+  };
+  CHECK(cached("") >= (size_t{16} << 20));  // default: 4 GiB of room
+  // Small blocks (the Storage header's) are cached per thread either way.
+  CHECK(cached("0") < (size_t{1} << 20));
+  CHECK(cached("8") < (size_t{1} << 20));  // a 16 MiB block does not fit in 8 MiB
 }
