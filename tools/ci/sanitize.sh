@@ -2,12 +2,14 @@
 # Sanitizer builds of duet (issue 11; docs/reliability.md).
 #   tools/ci/sanitize.sh asan   AddressSanitizer + UndefinedBehaviorSanitizer
 #                               (build-asan/): every unit test, leak checks on,
-#                               and duet-dump's end-to-end test with its bad
-#                               inputs. .ci/run runs this after the tests.
+#                               100 duet-difftest programs, and duet-dump's
+#                               end-to-end test with its bad inputs. .ci/run
+#                               runs this after the tests.
 #   tools/ci/sanitize.sh tsan   ThreadSanitizer (build-tsan/, OpenMP off: the
 #                               OpenMP runtime is not TSan-instrumented): the
 #                               concurrency tests (function cache, kernel
-#                               cache, variables, threads). Run by hand.
+#                               cache and its bounds, variables, threads).
+#                               Run by hand.
 # Any sanitizer report fails the run (halt_on_error); the exit status says.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,7 +19,7 @@ case "$kind" in
     dir=build-asan
     cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUET_SANITIZE=address,undefined > /dev/null
     echo "==> building with ASan+UBSan ($dir/)"
-    cmake --build "$dir" --target duet_tests duet-dump duet-opt
+    cmake --build "$dir" --target duet_tests duet-dump duet-opt duet-difftest
     export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0
     export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
     export DUET_CACHE_DIR="$PWD/$dir/kernel-cache"
@@ -26,6 +28,8 @@ case "$kind" in
     # checks it).
     echo "==> unit tests under ASan+UBSan (all but [soak])"
     "$dir/tests/duet_tests" "~[soak]~[.]"
+    echo "==> 100 duet-difftest programs under ASan+UBSan"
+    "$dir/tools/duet-difftest/duet-difftest" --count 100 --seed 1000001
     echo "==> duet-dump end to end under ASan+UBSan (bad inputs included)"
     python3 tests/tools/dump_test.py "$dir/tools/duet-dump/duet-dump" "$dir/tools/duet-opt/duet-opt" "$dir/dump-test"
     ;;
@@ -37,7 +41,7 @@ case "$kind" in
     export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
     export DUET_CACHE_DIR="$PWD/$dir/kernel-cache"
     echo "==> concurrency tests under TSan"
-    "$dir/tests/duet_tests" "[function],[kernel_cache],[codegen],[donation],[threads],[passes],[softmax],[fused_matmul],[saved]"
+    "$dir/tests/duet_tests" "[function],[kernel_cache],[bounds],[codegen],[donation],[threads],[passes],[softmax],[fused_matmul],[saved]"
     ;;
   *)
     echo "usage: $0 asan|tsan" >&2
