@@ -110,6 +110,10 @@ struct Loaded {
   RunFn fn = nullptr;
 };
 
+// Set when exit() runs: a handle released by a static object's destructor
+// after that leaves its code loaded (LLVM's own statics may be gone).
+std::atomic<bool> g_exiting{false};
+
 uint64_t env_number(const char* name, uint64_t fallback) {
   const char* v = std::getenv(name);
   if (!v || !*v) return fallback;
@@ -244,12 +248,14 @@ class Jit {
   }
   // The deleter of a kernel's last handle.
   void release(const Loaded& l) {
+    if (g_exiting.load()) return;
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(l.key);
     if (it != entries_.end() && it->second.generation == l.generation && it->second.handle.expired()) unload(it);
   }
 
   Jit() {
+    std::atexit([] { g_exiting.store(true); });
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
     auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
