@@ -40,7 +40,7 @@ float rt(float x) {  // through a volatile, so the compiler cannot fold the call
   volatile float v = x;
   return v;
 }
-bool jit_off() { return std::getenv("DUET_JIT") && std::string(std::getenv("DUET_JIT")) == "0"; }
+using duet_test::jit_off;
 // Kernel look-ups so far: one per compiled fusion per new input-shape plan.
 int64_t lookups() { return jit::stats().compiled + jit::stats().memory_hits + jit::stats().disk_hits; }
 uint32_t bits(float f) { return std::bit_cast<uint32_t>(f); }

@@ -35,11 +35,8 @@ namespace jit = duet::codegen::jit;
 
 namespace {
 
-// DUET_JIT=0 runs fusions uncompiled (codegen/program.cpp); children never inherit it.
-bool jit_off() {
-  const char* v = std::getenv("DUET_JIT");
-  return v && std::string(v) == "0";
-}
+// Children never inherit DUET_JIT=0.
+using duet_test::jit_off;
 
 using duet_test::Child;
 

@@ -27,10 +27,7 @@ namespace jit = duet::codegen::jit;
 
 namespace {
 
-bool jit_off() {
-  const char* v = std::getenv("DUET_JIT");
-  return v && std::string(v) == "0";
-}
+using duet_test::jit_off;
 
 // Body number k: k + 2 rounds of x = tanh(x) * 0.75 + x * y, so every k
 // gives a kernel of its own (the key is the body).

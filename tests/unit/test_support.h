@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -20,6 +21,12 @@ extern char** environ;
 namespace duet_test {
 
 inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// DUET_JIT=0: fusions run stepped, nothing is compiled (codegen/program.cpp).
+inline bool jit_off() {
+  const char* v = std::getenv("DUET_JIT");
+  return v && std::string(v) == "0";
+}
 
 // A fresh directory under the system temp dir, removed at scope exit.
 struct TempDir {

@@ -211,9 +211,11 @@ std::string to_cpp(const Program& p) {
   w.line(0, "int main() {");
   w.line(2, "auto make_variables = [] {");
   w.line(4, "std::vector<Variable> var;");
+  auto literal = [&](const std::vector<double>& values, const Dims& dims) {
+    return "cast(from_vector(" + data(values) + ", Shape" + ints(dims) + "), " + dtype + ")";
+  };
   for (size_t k = 0; k < p.variables.size(); ++k)
-    w.line(4, "var.emplace_back(cast(from_vector(" + data(p.variable_data[k]) + ", Shape" + ints(p.variables[k]) + "), " +
-                  dtype + "), \"var" + std::to_string(k) + "\");");
+    w.line(4, "var.emplace_back(" + literal(p.variable_data[k], p.variables[k]) + ", \"var" + std::to_string(k) + "\");");
   w.line(4, "return var;");
   w.line(2, "};");
   w.line(2, "auto make_program = [](std::vector<Variable> var) {");
@@ -228,7 +230,7 @@ std::string to_cpp(const Program& p) {
   w.line(2, "};");
   w.line(2, "std::vector<Tensor> in = {");
   for (size_t k = 0; k < p.inputs.size(); ++k)
-    w.line(6, "cast(from_vector(" + data(p.input_data[k]) + ", Shape" + ints(p.inputs[k]) + "), " + dtype + "),");
+    w.line(6, literal(p.input_data[k], p.inputs[k]) + ",");
   w.line(2, "};");
   w.line(2, "std::vector<Tensor> eager = make_program(make_variables())(in);");
   w.line(2, "auto traced = function(make_program(make_variables()));");
