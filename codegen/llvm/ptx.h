@@ -1,0 +1,40 @@
+// PTX for CUDA GPUs from kernel bodies, through LLVM's NVPTX target
+// (DESIGN.md §2.5; NOTE [GPU kernels] in ptx.cpp). No GPU or CUDA library is
+// needed to generate it; f64 transcendentals and pow link CUDA's libdevice.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <duet/codegen/llvm/kernels.h>
+
+namespace duet::codegen::ptx {
+
+constexpr int kMaxRank = 8;
+
+// One GPU kernel to generate: an elementwise body over an iteration space
+// of `rank` dims (1 to kMaxRank).
+struct KernelSpec {
+  std::string name;
+  jit::BodySpec body;
+  int rank = 1;
+};
+
+// Why `body` cannot become a GPU kernel yet ("" when it can): elementwise
+// bodies only (reductions and softmax rows are not generated for GPUs yet),
+// and libdevice must be found for ops that call it.
+std::string unsupported(const jit::BodySpec& body);
+
+// One module holding every kernel, as PTX for `sm` ("sm_80", "sm_90").
+// Kernel k takes: a pointer per body parameter then per result, n (the
+// elements), the iteration space's `rank` dims (outermost first), then each
+// parameter's element strides over those dims (0 where it broadcasts).
+// Results are contiguous. Thread t of the grid computes elements t, t +
+// grid size, ... Throws an Error when a body is unsupported or LLVM fails.
+std::string generate(const std::vector<KernelSpec>& kernels, const std::string& sm);
+
+// The libdevice bitcode used ("" if none was found: $DUET_LIBDEVICE, else
+// the CUDA toolkit's, found at build time).
+std::string libdevice_path();
+
+}  // namespace duet::codegen::ptx
