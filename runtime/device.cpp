@@ -1,7 +1,11 @@
 // The per-thread device scope and the device queries.
 #include <duet/runtime/device.h>
 
+#include <fmt/format.h>
+
+#include <duet/backends/cuda/device.h>
 #include <duet/backends/kernel.h>
+#include <duet/graph/error.h>
 
 namespace duet {
 
@@ -9,9 +13,24 @@ namespace {
 thread_local Device t_device = Device::cpu();
 }
 
-bool cuda_available() { return false; }  // the CUDA backend is not built yet
+bool cuda_available() { return cuda::device_status().count > 0; }
 Device current_device() { return t_device; }
-DeviceScope::DeviceScope(Device d) : saved_(t_device) { t_device = d; }
+DeviceScope::DeviceScope(Device d, std::source_location loc) : saved_(t_device) {
+  detail::check_device(d, "DeviceScope", loc);
+  t_device = d;
+}
+
+void detail::check_device(Device d, const char* op, std::source_location loc) {
+  if (d.is_cpu()) return;
+  const cuda::DeviceStatus& s = cuda::device_status();
+  if (s.count == 0)
+    throw DeviceError(format_error(op, fmt::format("{} is not available: {}", d.str(), s.why), loc));
+  if (d.index < 0 || d.index >= s.count)
+    throw DeviceError(format_error(op, fmt::format("{} does not exist: this machine has {} CUDA device{}", d.str(),
+                                                   s.count, s.count == 1 ? "" : "s"), loc));
+  // Never reached on these machines (no GPU): the eager CUDA ops are not written yet (docs/cuda.md).
+  throw DeviceError(format_error(op, d.str() + " exists, but this build cannot create tensors on it yet", loc));
+}
 DeviceScope::~DeviceScope() { t_device = saved_; }
 
 }  // namespace duet

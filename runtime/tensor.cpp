@@ -1,6 +1,8 @@
 // Tensor handles, TensorImpl's lifetime, host reads (item, to_vector).
 #include <duet/runtime/tensor.h>
 
+#include <duet/runtime/device.h>
+
 #include <cstring>
 #include <new>
 
@@ -200,7 +202,8 @@ Tensor::operator bool() const {
 Tensor Tensor::to(Device device, Loc loc) const {
   if (!defined()) throw Error(format_error("to", "the tensor is undefined", loc));
   if (device == this->device()) return *this;
-  throw DeviceError(format_error("to", "this build has no " + device.str() + " backend (see cuda_available())", loc));
+  detail::check_device(device, "to", loc);
+  throw DeviceError(format_error("to", "no copy from " + this->device().str() + " to " + device.str(), loc));
 }
 Tensor Tensor::cpu(Loc loc) const { return to(Device::cpu(), loc); }
 
