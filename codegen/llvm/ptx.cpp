@@ -7,7 +7,14 @@
 // run: a grid-stride loop gives each thread linear indices i < n; i is split
 // into coordinates over the `rank` dims (innermost first) and each
 // parameter's element offset is the dot product with its strides (0 where
-// it broadcasts); results are written at i. f32 transcendentals are the
+// it broadcasts); results are written at i. A body ending in a row
+// reduction (the innermost axis) runs a block of 256 threads per row
+// (grid-stride over rows): the threads stride along the row, then a tree over
+// shared memory; the launch must use 256 threads. A column reduction (every
+// axis but the innermost) gives each thread whole columns. Accumulators and
+// the finish (f64 for floating sums, mean's scaling) are the CPU kernels',
+// but the order of the additions is not, so GPU sums are not the CPU's bits.
+// f32 transcendentals are the
 // polynomials of math.cpp (no library); f64 ones and pow call CUDA's
 // libdevice (__nv_exp, __nv_powf, ...), linked in as bitcode before O3.
 // This machine has no GPU: the PTX is checked by ptxas for sm_80 and sm_90
@@ -15,6 +22,8 @@
 #include <duet/codegen/llvm/ptx.h>
 
 #include <cstdlib>
+#include <functional>
+#include <limits>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -53,79 +62,241 @@ bool calls_library(const jit::BodySpec::Op& op) {
   }
 }
 
-llvm::Value* sreg(llvm::IRBuilder<>& b, llvm::Intrinsic::ID id) {
-  return b.CreateZExt(b.CreateIntrinsic(id, {}, {}), b.getInt64Ty());
-}
+// Block size of the reduction kernels: their launch must use it (the tree
+// over shared memory is unrolled for it).
+constexpr int kReduceBlock = 256;
 
-void add_kernel(llvm::Module& m, const KernelSpec& k) {
-  llvm::LLVMContext& ctx = m.getContext();
-  const jit::BodySpec& body = k.body;
-  const size_t np = body.params.size(), nr = body.yields.size();
-  const int rank = k.rank;
-  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
-  llvm::Type* i64 = llvm::Type::getInt64Ty(ctx);
-  std::vector<llvm::Type*> params(np + nr, ptr);
-  params.push_back(i64);                                                        // n
-  params.insert(params.end(), static_cast<size_t>(rank) * (1 + np), i64);      // dims, strides
-  auto* fn = llvm::Function::Create(llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), params, false),
-                                    llvm::Function::ExternalLinkage, k.name, &m);
-  fn->addFnAttr(llvm::Attribute::NoUnwind);
-  llvm::NamedMDNode* annotations = m.getOrInsertNamedMetadata("nvvm.annotations");
-  annotations->addOperand(llvm::MDNode::get(
-      ctx, {llvm::ValueAsMetadata::get(fn), llvm::MDString::get(ctx, "kernel"),
-            llvm::ValueAsMetadata::get(llvm::ConstantInt::get(llvm::Type::getInt32Ty(ctx), 1))}));
-  auto arg = [&](size_t i) { return fn->getArg(static_cast<unsigned>(i)); };
-  llvm::Value* n = arg(np + nr);
-  auto dim = [&](int d) { return arg(np + nr + 1 + static_cast<size_t>(d)); };
-  auto stride = [&](size_t p, int d) {
-    return arg(np + nr + 1 + static_cast<size_t>(rank) * (1 + p) + static_cast<size_t>(d));
-  };
+// One kernel's IR (NOTE [GPU kernels]).
+class KernelBuilder {
+ public:
+  KernelBuilder(llvm::Module& m, const KernelSpec& k)
+      : m_(m), ctx_(m.getContext()), k_(k), body_(k.body), np_(body_.params.size()), nr_(body_.yields.size()),
+        b_(ctx_), e_(m, b_, /*avx512=*/false, 0, "__nv_") {
+    llvm::Type* ptr = llvm::PointerType::getUnqual(ctx_);
+    llvm::Type* i64 = b_.getInt64Ty();
+    std::vector<llvm::Type*> params(np_ + nr_, ptr);
+    params.push_back(i64);                                                          // n
+    params.insert(params.end(), static_cast<size_t>(k.rank) * (1 + np_), i64);   // dims, strides
+    fn_ = llvm::Function::Create(llvm::FunctionType::get(b_.getVoidTy(), params, false),
+                                 llvm::Function::ExternalLinkage, k.name, &m);
+    fn_->addFnAttr(llvm::Attribute::NoUnwind);
+    m.getOrInsertNamedMetadata("nvvm.annotations")
+        ->addOperand(llvm::MDNode::get(ctx_, {llvm::ValueAsMetadata::get(fn_), llvm::MDString::get(ctx_, "kernel"),
+                                              llvm::ValueAsMetadata::get(b_.getInt32(1))}));
+    b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", fn_));
+    red_ = body_.reduction_yield >= 0 ? &body_.ops.back() : nullptr;
+  }
 
-  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", fn));
-  jit::Emitter e(m, b, /*avx512=*/false, 0, "__nv_");
-  llvm::Value* start = b.CreateAdd(b.CreateMul(sreg(b, llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x),
-                                               sreg(b, llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x)),
-                                   sreg(b, llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x));
-  llvm::Value* step = b.CreateMul(sreg(b, llvm::Intrinsic::nvvm_read_ptx_sreg_nctaid_x),
-                                  sreg(b, llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x));
-  llvm::BasicBlock* entry = b.GetInsertBlock();
-  auto* loop = llvm::BasicBlock::Create(ctx, "loop", fn);
-  auto* done = llvm::BasicBlock::Create(ctx, "done", fn);
-  b.CreateCondBr(b.CreateICmpSLT(start, n), loop, done);
-  b.SetInsertPoint(loop);
-  llvm::PHINode* i = b.CreatePHI(i64, 2);
-  i->addIncoming(start, entry);
-  // Coordinates, innermost first, and each parameter's offset.
-  std::vector<llvm::Value*> offset(np, b.getInt64(0));
-  llvm::Value* rest = i;
-  for (int d = rank - 1; d >= 0; --d) {
-    llvm::Value* c = d == 0 ? rest : b.CreateURem(rest, dim(d));
-    if (d > 0) rest = b.CreateUDiv(rest, dim(d));
-    for (size_t p = 0; p < np; ++p) offset[p] = b.CreateAdd(offset[p], b.CreateMul(c, stride(p, d)));
+  void build() {
+    if (!red_) elementwise();
+    else if (body_.columns) columns();
+    else rows();
+    b_.CreateRetVoid();
   }
-  std::vector<llvm::Value*> value(np + body.ops.size());
-  for (size_t p = 0; p < np; ++p)
-    value[p] = e.load(b.CreateGEP(jit::memory_type(ctx, body.params[p]), arg(p), offset[p]), body.params[p], nullptr);
-  for (size_t o = 0; o < body.ops.size(); ++o) {
-    std::vector<llvm::Value*> in;
-    for (int v : body.ops[o].in) in.push_back(value[static_cast<size_t>(v)]);
-    value[np + o] = e.op(body.ops[o], in);
+
+ private:
+  llvm::Value* arg(size_t i) { return fn_->getArg(static_cast<unsigned>(i)); }
+  llvm::Value* n() { return arg(np_ + nr_); }
+  llvm::Value* dim(int d) { return arg(np_ + nr_ + 1 + static_cast<size_t>(d)); }
+  llvm::Value* stride(size_t p, int d) {
+    return arg(np_ + nr_ + 1 + static_cast<size_t>(k_.rank) * (1 + p) + static_cast<size_t>(d));
   }
-  for (size_t r = 0; r < nr; ++r) {
-    int v = body.yields[r];
-    DType t = v < static_cast<int>(np) ? body.params[static_cast<size_t>(v)]
-                                       : body.ops[static_cast<size_t>(v) - np].result;
-    auto* s = b.CreateStore(t == DType::b8 ? b.CreateZExt(value[static_cast<size_t>(v)], b.getInt8Ty())
-                                           : value[static_cast<size_t>(v)],
-                            b.CreateGEP(jit::memory_type(ctx, t), arg(np + r), i));
-    (void)s;
+  llvm::Value* sreg(llvm::Intrinsic::ID id) { return b_.CreateZExt(b_.CreateIntrinsic(id, {}, {}), b_.getInt64Ty()); }
+  DType type_of(int v) const {
+    return v < static_cast<int>(np_) ? body_.params[static_cast<size_t>(v)] : body_.ops[static_cast<size_t>(v) - np_].result;
   }
-  llvm::Value* next = b.CreateAdd(i, step);
-  i->addIncoming(next, b.GetInsertBlock());
-  b.CreateCondBr(b.CreateICmpSLT(next, n), loop, done);
-  b.SetInsertPoint(done);
-  b.CreateRetVoid();
-}
+
+  // for (i = start; i < limit; i += step) body(i)
+  void loop(llvm::Value* start, llvm::Value* limit, llvm::Value* step, const std::function<void(llvm::Value*)>& body) {
+    llvm::BasicBlock* pre = b_.GetInsertBlock();
+    auto* head = llvm::BasicBlock::Create(ctx_, "loop", fn_);
+    auto* done = llvm::BasicBlock::Create(ctx_, "loop.done", fn_);
+    b_.CreateCondBr(b_.CreateICmpSLT(start, limit), head, done);
+    b_.SetInsertPoint(head);
+    llvm::PHINode* i = b_.CreatePHI(b_.getInt64Ty(), 2);
+    i->addIncoming(start, pre);
+    body(i);
+    llvm::Value* next = b_.CreateAdd(i, step);
+    i->addIncoming(next, b_.GetInsertBlock());
+    b_.CreateCondBr(b_.CreateICmpSLT(next, limit), head, done);
+    b_.SetInsertPoint(done);
+  }
+
+  // The body's values at element idx of the iteration space (row-major
+  // linear index): each parameter read at its strided offset, then the ops
+  // (all but a final reduction).
+  std::vector<llvm::Value*> element(llvm::Value* idx) {
+    std::vector<llvm::Value*> offset(np_, b_.getInt64(0));
+    llvm::Value* rest = idx;
+    for (int d = k_.rank - 1; d >= 0; --d) {
+      llvm::Value* c = d == 0 ? rest : b_.CreateURem(rest, dim(d));
+      if (d > 0) rest = b_.CreateUDiv(rest, dim(d));
+      for (size_t p = 0; p < np_; ++p) offset[p] = b_.CreateAdd(offset[p], b_.CreateMul(c, stride(p, d)));
+    }
+    std::vector<llvm::Value*> value(np_ + body_.ops.size(), nullptr);
+    for (size_t p = 0; p < np_; ++p)
+      value[p] = e_.load(b_.CreateGEP(jit::memory_type(ctx_, body_.params[p]), arg(p), offset[p]), body_.params[p], nullptr);
+    const size_t n_ops = body_.ops.size() - (red_ ? 1 : 0);
+    for (size_t o = 0; o < n_ops; ++o) {
+      std::vector<llvm::Value*> in;
+      for (int v : body_.ops[o].in) in.push_back(value[static_cast<size_t>(v)]);
+      value[np_ + o] = e_.op(body_.ops[o], in);
+    }
+    return value;
+  }
+  // The results of the space's shape, written at idx.
+  void store_elementwise(const std::vector<llvm::Value*>& value, llvm::Value* idx) {
+    for (size_t r = 0; r < nr_; ++r) {
+      if (static_cast<int>(r) == body_.reduction_yield) continue;
+      int v = body_.yields[r];
+      DType t = type_of(v);
+      llvm::Value* x = value[static_cast<size_t>(v)];
+      b_.CreateStore(t == DType::b8 ? b_.CreateZExt(x, b_.getInt8Ty()) : x,
+                     b_.CreateGEP(jit::memory_type(ctx_, t), arg(np_ + r), idx));
+    }
+  }
+
+  void elementwise() {
+    llvm::Value* start = b_.CreateAdd(b_.CreateMul(sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x),
+                                                   sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x)),
+                                      sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x));
+    llvm::Value* step = b_.CreateMul(sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_nctaid_x),
+                                     sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x));
+    loop(start, n(), step, [&](llvm::Value* i) { store_elementwise(element(i), i); });
+  }
+
+  // The reduction's accumulator: f64 for floating sums (as on the CPU), else
+  // the operand's type; combining and finishing as the CPU kernels do.
+  DType operand() const { return red_->operand; }
+  bool sum() const { return red_->name == "sum" || red_->name == "mean"; }
+  llvm::Type* acc_type() {
+    return sum() && is_floating(operand()) ? b_.getDoubleTy() : jit::memory_type(ctx_, operand());
+  }
+  llvm::Value* identity() {
+    llvm::Type* t = acc_type();
+    if (sum()) return llvm::Constant::getNullValue(t);
+    const bool max = red_->name == "max";
+    switch (operand()) {
+      case DType::f32: return llvm::ConstantFP::get(t, max ? -std::numeric_limits<float>::max() : std::numeric_limits<float>::max());
+      case DType::f64: return llvm::ConstantFP::get(t, max ? -std::numeric_limits<double>::max() : std::numeric_limits<double>::max());
+      case DType::i32: return llvm::ConstantInt::getSigned(t, max ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int32_t>::max());
+      case DType::i64: return llvm::ConstantInt::getSigned(t, max ? std::numeric_limits<int64_t>::min() : std::numeric_limits<int64_t>::max());
+      case DType::b8: break;
+    }
+    return llvm::Constant::getNullValue(t);
+  }
+  llvm::Value* combine(llvm::Value* acc, llvm::Value* x, bool widen) {
+    const DType t = operand();
+    if (sum()) {
+      if (widen && is_floating(t)) x = b_.CreateFPExt(x, acc_type());
+      return is_floating(t) ? b_.CreateFAdd(acc, x) : b_.CreateAdd(acc, x);
+    }
+    jit::BodySpec::Op pick{red_->name == "max" ? ScalarOp::maximum : ScalarOp::minimum, red_->name, {}, t, t};
+    return e_.op(pick, {acc, x});
+  }
+  // T(acc), and for a mean T(double(T(sum)) * (1.0 / count)).
+  llvm::Value* finish(llvm::Value* acc, llvm::Value* count) {
+    if (!(sum() && is_floating(operand()))) return acc;
+    llvm::Type* t = jit::memory_type(ctx_, operand());
+    llvm::Value* out = b_.CreateFPTrunc(acc, t);
+    if (red_->name != "mean") return out;
+    llvm::Value* scale = b_.CreateFDiv(llvm::ConstantFP::get(b_.getDoubleTy(), 1.0), b_.CreateSIToFP(count, b_.getDoubleTy()));
+    return b_.CreateFPTrunc(b_.CreateFMul(b_.CreateFPExt(out, b_.getDoubleTy()), scale), t);
+  }
+  llvm::Value* reduced(const std::vector<llvm::Value*>& value) { return value[static_cast<size_t>(red_->in[0])]; }
+  llvm::Value* result_ptr() { return arg(np_ + static_cast<size_t>(body_.reduction_yield)); }
+
+  // Each block reduces rows blockIdx.x, + gridDim.x, ...: its 256 threads
+  // stride over the row, then a tree over shared memory.
+  void rows() {
+    llvm::Value* row_len = dim(k_.rank - 1);
+    llvm::Value* count = b_.CreateSelect(b_.CreateICmpEQ(row_len, b_.getInt64(0)), b_.getInt64(0), b_.CreateUDiv(n(), row_len));
+    llvm::Value* tid = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x);
+    llvm::Value* block = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x);
+    auto* shared_type = llvm::ArrayType::get(acc_type(), kReduceBlock);
+    auto* shared = new llvm::GlobalVariable(m_, shared_type, false, llvm::GlobalValue::InternalLinkage,
+                                            llvm::UndefValue::get(shared_type), k_.name + ".partials", nullptr,
+                                            llvm::GlobalValue::NotThreadLocal, 3);
+    auto slot = [&](llvm::Value* i) { return b_.CreateInBoundsGEP(shared_type, shared, {b_.getInt64(0), i}); };
+    loop(sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x), count, sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_nctaid_x),
+         [&](llvm::Value* r) {
+           llvm::Value* row_start = b_.CreateMul(r, row_len);
+           llvm::AllocaInst* acc = nullptr;
+           {
+             llvm::IRBuilder<>::InsertPointGuard guard(b_);
+             b_.SetInsertPoint(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
+             acc = b_.CreateAlloca(acc_type());
+           }
+           b_.CreateStore(identity(), acc);
+           loop(tid, row_len, block, [&](llvm::Value* j) {
+             llvm::Value* idx = b_.CreateAdd(row_start, j);
+             std::vector<llvm::Value*> value = element(idx);
+             store_elementwise(value, idx);
+             b_.CreateStore(combine(b_.CreateLoad(acc_type(), acc), reduced(value), true), acc);
+           });
+           b_.CreateStore(b_.CreateLoad(acc_type(), acc), slot(tid));
+           b_.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {});
+           for (int half = kReduceBlock / 2; half > 0; half /= 2) {
+             auto* add = llvm::BasicBlock::Create(ctx_, "tree", fn_);
+             auto* next = llvm::BasicBlock::Create(ctx_, "tree.next", fn_);
+             b_.CreateCondBr(b_.CreateICmpULT(tid, b_.getInt64(half)), add, next);
+             b_.SetInsertPoint(add);
+             llvm::Value* other = b_.CreateLoad(acc_type(), slot(b_.CreateAdd(tid, b_.getInt64(half))));
+             b_.CreateStore(combine(b_.CreateLoad(acc_type(), slot(tid)), other, false), slot(tid));
+             b_.CreateBr(next);
+             b_.SetInsertPoint(next);
+             b_.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {});
+           }
+           auto* first = llvm::BasicBlock::Create(ctx_, "store", fn_);
+           auto* after = llvm::BasicBlock::Create(ctx_, "stored", fn_);
+           b_.CreateCondBr(b_.CreateICmpEQ(tid, b_.getInt64(0)), first, after);
+           b_.SetInsertPoint(first);
+           llvm::Value* out = finish(b_.CreateLoad(acc_type(), slot(b_.getInt64(0))), row_len);
+           b_.CreateStore(out, b_.CreateGEP(jit::memory_type(ctx_, operand()), result_ptr(), r));
+           b_.CreateBr(after);
+           b_.SetInsertPoint(after);
+           b_.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {});  // the partials are reused by the next row
+         });
+  }
+
+  // Each thread owns columns (grid-stride) and walks down every row.
+  void columns() {
+    llvm::Value* cols = dim(k_.rank - 1);
+    llvm::Value* rows = b_.CreateSelect(b_.CreateICmpEQ(cols, b_.getInt64(0)), b_.getInt64(0), b_.CreateUDiv(n(), cols));
+    llvm::Value* start = b_.CreateAdd(b_.CreateMul(sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x),
+                                                   sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x)),
+                                      sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x));
+    llvm::Value* step = b_.CreateMul(sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_nctaid_x),
+                                     sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x));
+    llvm::AllocaInst* acc = nullptr;
+    {
+      llvm::IRBuilder<>::InsertPointGuard guard(b_);
+      b_.SetInsertPoint(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
+      acc = b_.CreateAlloca(acc_type());
+    }
+    loop(start, cols, step, [&](llvm::Value* c) {
+      b_.CreateStore(identity(), acc);
+      loop(b_.getInt64(0), rows, b_.getInt64(1), [&](llvm::Value* r) {
+        llvm::Value* idx = b_.CreateAdd(b_.CreateMul(r, cols), c);
+        std::vector<llvm::Value*> value = element(idx);
+        store_elementwise(value, idx);
+        b_.CreateStore(combine(b_.CreateLoad(acc_type(), acc), reduced(value), true), acc);
+      });
+      llvm::Value* out = finish(b_.CreateLoad(acc_type(), acc), rows);
+      b_.CreateStore(out, b_.CreateGEP(jit::memory_type(ctx_, operand()), result_ptr(), c));
+    });
+  }
+
+  llvm::Module& m_;
+  llvm::LLVMContext& ctx_;
+  const KernelSpec& k_;
+  const jit::BodySpec& body_;
+  const size_t np_, nr_;
+  llvm::IRBuilder<> b_;
+  jit::Emitter e_;
+  llvm::Function* fn_ = nullptr;
+  const jit::BodySpec::Op* red_ = nullptr;
+};
 
 const llvm::Target& nvptx_target() {
   static std::once_flag once;
@@ -153,7 +324,6 @@ std::string libdevice_path() {
 }
 
 std::string unsupported(const jit::BodySpec& body) {
-  if (body.reduction_yield >= 0) return "a reduction (not generated for GPUs yet)";
   if (body.normalizes) return "a softmax row (not generated for GPUs yet)";
   for (const jit::BodySpec::Op& op : body.ops)
     if (calls_library(op) && libdevice_path().empty())
@@ -178,7 +348,7 @@ std::string generate(const std::vector<KernelSpec>& kernels, const std::string& 
       throw Error("codegen: kernel " + k.name + " cannot run on a GPU: " + why);
     if (k.rank < 1 || k.rank > kMaxRank) throw Error(fmt::format("codegen: kernel {} has rank {}", k.name, k.rank));
     for (const jit::BodySpec::Op& op : k.body.ops) library = library || calls_library(op);
-    add_kernel(*m, k);
+    KernelBuilder(*m, k).build();
   }
   if (library) {
     llvm::SMDiagnostic diag;

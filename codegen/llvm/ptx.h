@@ -12,25 +12,27 @@ namespace duet::codegen::ptx {
 
 constexpr int kMaxRank = 8;
 
-// One GPU kernel to generate: an elementwise body over an iteration space
-// of `rank` dims (1 to kMaxRank).
+// One GPU kernel to generate: a body (elementwise, or ending in a row or
+// column reduction) over an iteration space of `rank` dims (1 to kMaxRank).
 struct KernelSpec {
   std::string name;
   jit::BodySpec body;
   int rank = 1;
 };
 
-// Why `body` cannot become a GPU kernel yet ("" when it can): elementwise
-// bodies only (reductions and softmax rows are not generated for GPUs yet),
-// and libdevice must be found for ops that call it.
+// Why `body` cannot become a GPU kernel yet ("" when it can): softmax rows
+// are not generated for GPUs yet, and libdevice must be found for ops that
+// call it.
 std::string unsupported(const jit::BodySpec& body);
 
 // One module holding every kernel, as PTX for `sm` ("sm_80", "sm_90").
 // Kernel k takes: a pointer per body parameter then per result, n (the
 // elements), the iteration space's `rank` dims (outermost first), then each
 // parameter's element strides over those dims (0 where it broadcasts).
-// Results are contiguous. Thread t of the grid computes elements t, t +
-// grid size, ... Throws an Error when a body is unsupported or LLVM fails.
+// Results are contiguous. Elementwise: thread t of the grid computes
+// elements t, t + grid size, ...; row reductions need blocks of 256 threads
+// (NOTE [GPU kernels]). Throws an Error when a body is unsupported or LLVM
+// fails.
 std::string generate(const std::vector<KernelSpec>& kernels, const std::string& sm);
 
 // The libdevice bitcode used ("" if none was found: $DUET_LIBDEVICE, else

@@ -1,6 +1,7 @@
 // GPU kernels as PTX (codegen/llvm/ptx.cpp, NOTE [GPU kernels]): generated
-// for every elementwise op of the registry in every dtype it takes, and for
-// the fusions of random graphs (test_pass_property.cpp), then assembled by
+// for every elementwise op of the registry in every dtype it takes, for row
+// and column reductions, and for the fusions of random graphs
+// (test_pass_property.cpp), then assembled by
 // CUDA's ptxas for sm_80 and sm_90. That checks the PTX is valid, not that
 // it computes the right values: no GPU exists here, so none has run.
 #include <catch2/catch.hpp>
@@ -87,13 +88,46 @@ TEST_CASE("GPU kernels: every elementwise op in every dtype it takes assembles w
   CHECK(duet_test::ptxas_accepts(kernels, "ops"));
 }
 
-TEST_CASE("GPU kernels: a reduction is not generated yet, and says so", "[ptx]") {
+TEST_CASE("GPU kernels: row and column reductions after an elementwise op assemble with ptxas", "[ptx]") {
+  std::vector<ptx::KernelSpec> kernels;
+  for (const char* reduce : {"sum", "mean", "max", "min"})
+    for (DType t : {DType::f32, DType::f64, DType::i32, DType::i64})
+      for (int rank : {1, 2, 3})
+        for (bool columns : {false, true}) {
+          if (columns && rank == 1) continue;
+          Graph g;
+          Shape space = rank == 1 ? Shape{5} : rank == 2 ? Shape{4, 5} : Shape{3, 4, 5};
+          Value* x = g.add_param(TensorType{t, space});
+          Value* y = g.add_param(TensorType{t, Shape{5}});  // broadcast along the rows
+          Node* e = g.append(op_def("mul"), {x, y});
+          std::vector<int64_t> axes;
+          if (columns) for (int d = 0; d + 1 < rank; ++d) axes.push_back(d);
+          else axes.push_back(rank - 1);
+          Node* r = nullptr;
+          try {
+            r = g.append(op_def(reduce), {e->result()}, {{"axes", axes}, {"keepdims", false}});
+          } catch (const Error&) {
+            continue;  // e.g. no integer mean
+          }
+          g.set_results({r->result(), e->result()});  // the product is a result too
+          INFO(reduce << " " << dtype_name(t) << " rank " << rank << (columns ? " columns" : " rows"));
+          REQUIRE(jit::unsupported(g) == "");
+          jit::BodySpec body = jit::describe(g);
+          REQUIRE(body.reduction_yield == 0);
+          REQUIRE(body.columns == columns);
+          REQUIRE(ptx::unsupported(body) == "");
+          kernels.push_back({std::string("k_") + reduce + "_" + dtype_name(t) + "_" + std::to_string(rank) +
+                                 (columns ? "_cols" : "_rows"), body, rank});
+        }
+  REQUIRE(kernels.size() >= 60);
+  CHECK(duet_test::ptxas_accepts(kernels, "reductions"));
+}
+
+TEST_CASE("GPU kernels: a softmax row is not generated yet, and says so", "[ptx]") {
   Graph g;
   Value* x = g.add_param(TensorType{DType::f32, Shape{4, 3}});
-  Node* e = g.append(op_def("exp"), {x});
-  Node* s = g.append(op_def("sum"), {e->result()}, {{"axes", std::vector<int64_t>{1}}, {"keepdims", false}});
-  g.set_results({s->result()});
-  REQUIRE(jit::unsupported(g) == "");
-  CHECK(contains(ptx::unsupported(jit::describe(g)), "reduction"));
-  CHECK_THROWS_WITH(ptx::generate({{"k", jit::describe(g), 2}}, "sm_80"), Catch::Contains("cannot run on a GPU"));
+  Node* s = g.append(op_def("softmax"), {x}, {{"axis", int64_t{-1}}});
+  jit::BodySpec body = jit::describe_normalization(*s);
+  CHECK(contains(ptx::unsupported(body), "softmax"));
+  CHECK_THROWS_WITH(ptx::generate({{"k", body, 2}}, "sm_80"), Catch::Contains("cannot run on a GPU"));
 }
