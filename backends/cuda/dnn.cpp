@@ -81,22 +81,35 @@ template <class T, class Destroy>
 struct Owned {
   T value{};
   Destroy destroy;
+  Owned(T v, Destroy d) : value(v), destroy(d) {}
+  Owned(Owned&& o) noexcept : value(o.value), destroy(o.destroy) { o.value = nullptr; }
+  Owned(const Owned&) = delete;
+  Owned& operator=(const Owned&) = delete;
   ~Owned() {
     if (value) destroy(value);
   }
 };
+
+using TensorDesc = Owned<cudnnTensorDescriptor_t, decltype(&cudnnDestroyTensorDescriptor)>;
+
+// An NCHW tensor descriptor of shape x.
+TensorDesc nchw(cudnnDataType_t t, const Shape& x) {
+  const Dnn& f = dnn();
+  TensorDesc d{nullptr, f.DestroyTensorDescriptor};
+  check(f.CreateTensorDescriptor(&d.value), "CreateTensorDescriptor");
+  check(f.SetTensor4dDescriptor(d.value, CUDNN_TENSOR_NCHW, t, dim(x, 0), dim(x, 1), dim(x, 2), dim(x, 3)),
+        "SetTensor4dDescriptor");
+  return d;
+}
 
 }  // namespace
 
 Shape cudnn_conv2d_output(DType dtype, const Shape& x, const Shape& w, int64_t stride, int64_t padding) {
   const Dnn& f = dnn();
   cudnnDataType_t t = data_type(dtype);
-  Owned<cudnnTensorDescriptor_t, decltype(f.DestroyTensorDescriptor)> xd{nullptr, f.DestroyTensorDescriptor};
+  TensorDesc xd = nchw(t, x);
   Owned<cudnnFilterDescriptor_t, decltype(f.DestroyFilterDescriptor)> wd{nullptr, f.DestroyFilterDescriptor};
   Owned<cudnnConvolutionDescriptor_t, decltype(f.DestroyConvolutionDescriptor)> cd{nullptr, f.DestroyConvolutionDescriptor};
-  check(f.CreateTensorDescriptor(&xd.value), "CreateTensorDescriptor");
-  check(f.SetTensor4dDescriptor(xd.value, CUDNN_TENSOR_NCHW, t, dim(x, 0), dim(x, 1), dim(x, 2), dim(x, 3)),
-        "SetTensor4dDescriptor");
   check(f.CreateFilterDescriptor(&wd.value), "CreateFilterDescriptor");
   check(f.SetFilter4dDescriptor(wd.value, t, CUDNN_TENSOR_NCHW, dim(w, 0), dim(w, 1), dim(w, 2), dim(w, 3)),
         "SetFilter4dDescriptor");
@@ -111,11 +124,8 @@ Shape cudnn_conv2d_output(DType dtype, const Shape& x, const Shape& w, int64_t s
 Shape cudnn_max_pool2d_output(DType dtype, const Shape& x, int64_t kernel, int64_t stride) {
   const Dnn& f = dnn();
   cudnnDataType_t t = data_type(dtype);
-  Owned<cudnnTensorDescriptor_t, decltype(f.DestroyTensorDescriptor)> xd{nullptr, f.DestroyTensorDescriptor};
+  TensorDesc xd = nchw(t, x);
   Owned<cudnnPoolingDescriptor_t, decltype(f.DestroyPoolingDescriptor)> pd{nullptr, f.DestroyPoolingDescriptor};
-  check(f.CreateTensorDescriptor(&xd.value), "CreateTensorDescriptor");
-  check(f.SetTensor4dDescriptor(xd.value, CUDNN_TENSOR_NCHW, t, dim(x, 0), dim(x, 1), dim(x, 2), dim(x, 3)),
-        "SetTensor4dDescriptor");
   check(f.CreatePoolingDescriptor(&pd.value), "CreatePoolingDescriptor");
   int k = static_cast<int>(kernel), s = static_cast<int>(stride == 0 ? kernel : stride);
   check(f.SetPooling2dDescriptor(pd.value, CUDNN_POOLING_MAX, CUDNN_NOT_PROPAGATE_NAN, k, k, 0, 0, s, s),

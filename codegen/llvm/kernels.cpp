@@ -318,33 +318,13 @@ class Jit {
         fn.addFnAttr("target-cpu", tm_->getTargetCPU());
         fn.addFnAttr("target-features", tm_->getTargetFeatureString());
       }
-    {
-      llvm::LoopAnalysisManager lam;
-      llvm::FunctionAnalysisManager fam;
-      llvm::CGSCCAnalysisManager cgam;
-      llvm::ModuleAnalysisManager mam;
-      llvm::PassBuilder pb(tm_.get());
-      pb.registerModuleAnalyses(mam);
-      pb.registerCGSCCAnalyses(cgam);
-      pb.registerFunctionAnalyses(fam);
-      pb.registerLoopAnalyses(lam);
-      pb.crossRegisterProxies(lam, fam, cgam, mam);
-      pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(*m, mam);
-    }
+    optimize_o3(*m, *tm_);
     if (ir_out) {
       llvm::raw_string_ostream os(*ir_out);
       m->print(os, nullptr);
     }
-    auto emit = [&](llvm::CodeGenFileType type) {
-      llvm::SmallVector<char, 0> buf;
-      llvm::raw_svector_ostream os(buf);
-      llvm::legacy::PassManager pm;
-      if (tm_->addPassesToEmitFile(pm, os, nullptr, type)) throw Error("codegen: the target cannot emit this file type");
-      pm.run(*m);
-      return std::string(buf.begin(), buf.end());
-    };
-    if (asm_out) *asm_out = emit(llvm::CGFT_AssemblyFile);
-    return emit(llvm::CGFT_ObjectFile);
+    if (asm_out) *asm_out = emit_file(*m, *tm_, llvm::CGFT_AssemblyFile);
+    return emit_file(*m, *tm_, llvm::CGFT_ObjectFile);
   }
 
   std::mutex mu_;

@@ -46,6 +46,7 @@
 #include <llvm/Target/TargetMachine.h>
 
 #include <duet/codegen/llvm/emitter.h>
+#include <duet/codegen/llvm/generate.h>
 #include <duet/graph/error.h>
 
 namespace duet::codegen::ptx {
@@ -364,26 +365,8 @@ std::string generate(const std::vector<KernelSpec>& kernels, const std::string& 
   std::string err;
   llvm::raw_string_ostream os(err);
   if (llvm::verifyModule(*m, &os)) throw Error("codegen: the generated GPU kernels do not verify: " + os.str());
-  {
-    llvm::LoopAnalysisManager lam;
-    llvm::FunctionAnalysisManager fam;
-    llvm::CGSCCAnalysisManager cgam;
-    llvm::ModuleAnalysisManager mam;
-    llvm::PassBuilder pb(tm.get());
-    pb.registerModuleAnalyses(mam);
-    pb.registerCGSCCAnalyses(cgam);
-    pb.registerFunctionAnalyses(fam);
-    pb.registerLoopAnalyses(lam);
-    pb.crossRegisterProxies(lam, fam, cgam, mam);
-    pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(*m, mam);
-  }
-  llvm::SmallVector<char, 0> buf;
-  llvm::raw_svector_ostream out(buf);
-  llvm::legacy::PassManager pm;
-  if (tm->addPassesToEmitFile(pm, out, nullptr, llvm::CGFT_AssemblyFile))
-    throw Error("codegen: NVPTX cannot emit PTX");
-  pm.run(*m);
-  return std::string(buf.begin(), buf.end());
+  jit::optimize_o3(*m, *tm);
+  return jit::emit_file(*m, *tm, llvm::CGFT_AssemblyFile);
 }
 
 }  // namespace duet::codegen::ptx
