@@ -3,15 +3,20 @@
 // only needs names to resolve and the text to be well formed.
 #include <duet/graph/parser.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 
 #include <fmt/format.h>
 
 namespace duet {
 namespace {
+
+// The bytes all dense values of one text may take together (parser.h).
+constexpr int64_t kMaxDenseBytes = int64_t(1) << 30;
 
 enum class Tok { ident, value, global, integer, real, string, punct, arrow, end };
 
@@ -386,14 +391,25 @@ class Parser {
     auto data = std::make_shared<DenseData>();
     data->dtype = type.tensor.dtype;
     data->shape = type.tensor.shape;
-    int64_t n = data->shape.numel();
+    // A splat expands to every element of its type, so a few characters can
+    // ask for any amount of memory: the bytes are counted (without overflow)
+    // against kMaxDenseBytes before anything is allocated.
+    int64_t n = 1;
+    for (int i = 0; i < data->shape.rank(); ++i)
+      if (__builtin_mul_overflow(n, data->shape.dim(i), &n)) n = std::numeric_limits<int64_t>::max();
+    const int64_t bytes = n > kMaxDenseBytes ? kMaxDenseBytes + 1 : n * static_cast<int64_t>(dtype_size(data->dtype));
+    if (bytes > kMaxDenseBytes - dense_bytes_)
+      fail_at(p.offset, fmt::format("dense value of type {} is too large: the dense values of one text may take {} "
+                                    "bytes together",
+                                    type.str(), kMaxDenseBytes));
+    dense_bytes_ += bytes;
     const bool splat = p.elements.size() == 1 && n > 1;  // dense<x>: every element x
     if (static_cast<int64_t>(p.elements.size()) != n && !splat)
       fail_at(p.offset, fmt::format("dense value has {} elements, its type {} needs {} (or 1, a splat)", p.elements.size(),
                                     type.str(), n));
     data->bytes.resize(static_cast<size_t>(n) * dtype_size(data->dtype));
-    for (int64_t i = 0; i < n; ++i) {
-      const Token& t = p.elements[splat ? 0 : static_cast<size_t>(i)];
+    for (int64_t i = 0; i < (splat ? 1 : n); ++i) {  // a splat's element is read once, then copied
+      const Token& t = p.elements[static_cast<size_t>(i)];
       uint8_t* dst = data->bytes.data() + i * dtype_size(data->dtype);
       auto bad = [&] { fail_at(t.offset, fmt::format("'{}' is not a {} element", t.text, dtype_name(data->dtype))); };
       switch (data->dtype) {
@@ -418,6 +434,9 @@ class Parser {
         }
       }
     }
+    if (splat)
+      for (size_t done = dtype_size(data->dtype); done < data->bytes.size(); done *= 2)
+        std::memcpy(data->bytes.data() + done, data->bytes.data(), std::min(done, data->bytes.size() - done));
     return Dense{data};
   }
 
@@ -554,6 +573,7 @@ class Parser {
   size_t pos_ = 0;
   Token tok_;
   std::vector<std::map<std::string, Value*>> scopes_;
+  int64_t dense_bytes_ = 0;  // taken by the dense values parsed so far (kMaxDenseBytes)
 };
 
 }  // namespace

@@ -11,7 +11,9 @@
 
 namespace duet {
 
-// Every `func` in the text, in order.
+// Every `func` in the text, in order. The dense values of one text may take
+// 1 GiB together (a splat, dense<0.0> : f32[N], counts N elements); more is a
+// ParseError, before any is allocated.
 std::vector<std::unique_ptr<Graph>> parse_module(std::string_view text, const std::string& source_name = "<input>");
 // Exactly one `func`.
 std::unique_ptr<Graph> parse_graph(std::string_view text, const std::string& source_name = "<input>");

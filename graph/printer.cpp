@@ -86,7 +86,7 @@ void print_node_into(std::string& out, const Node& n, const Namer& name, int ind
     print_body(out, region, name, indent + 2, "yield");
     out += pad + "}";
   }
-  if (n.loc().known()) out += "  " + print_loc(n.loc());
+  if (std::string loc = print_loc(n.loc()); !loc.empty()) out += "  " + loc;
   out += "\n";
 }
 
@@ -112,6 +112,8 @@ std::string print_loc(SrcLoc loc) {
   std::string file = loc.file;
   size_t slash = file.rfind('/');
   if (slash != std::string::npos) file = file.substr(slash + 1);
+  // "dir/" has no base name: print no location, as the parser reads loc("":N).
+  if (file.empty()) return "";
   return fmt::format("loc({}:{})", quote_string(file), loc.line);
 }
 
@@ -135,7 +137,7 @@ std::string print_graph(const Graph& g) {
 std::string print_node(const Node& n) {
   Namer name(root_of(*n.parent()));
   std::string s = node_line(n, name);
-  if (n.loc().known()) s += "  " + print_loc(n.loc());
+  if (std::string loc = print_loc(n.loc()); !loc.empty()) s += "  " + loc;
   return s;
 }
 

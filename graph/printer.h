@@ -12,7 +12,7 @@ std::string print_graph(const Graph& g);
 // One node's line (without regions), named as in its whole function: for
 // diagnostics.
 std::string print_node(const Node& n);
-// "loc("file.cpp":12)", or "" when unknown.
+// "loc("file.cpp":12)", or "" when unknown (or the file has no base name).
 std::string print_loc(SrcLoc loc);
 
 // The graph as Graphviz dot (one box per node, an edge per use, cond/while
