@@ -15,8 +15,10 @@
 namespace duet {
 namespace {
 
-// The bytes all dense values of one text may take together (parser.h).
+// The bytes all dense values of one text may take together, and the bytes
+// of one tensor type, its static dims multiplied (parser.h).
 constexpr int64_t kMaxDenseBytes = int64_t(1) << 30;
+constexpr int64_t kMaxTensorBytes = int64_t(1) << 48;
 
 enum class Tok { ident, value, global, integer, real, string, punct, arrow, end };
 
@@ -178,6 +180,7 @@ class Parser {
       return ValueType::token();
     }
     if (tok_.kind != Tok::ident) fail("expected a type, found " + describe());
+    const size_t type_at = tok_.offset;
     DType dt;
     if (!parse_dtype(tok_.text, &dt)) fail(fmt::format("unknown dtype '{}' (b8, i32, i64, f32, f64)", tok_.text));
     advance();
@@ -200,6 +203,13 @@ class Parser {
       }
     }
     expect_punct(']');
+    // Sizes are computed from types in int64 (numel, memory-plan's bytes and
+    // their sums); capped here, far beyond any machine, none of them overflows.
+    int64_t bound = static_cast<int64_t>(dtype_size(dt));
+    for (int64_t d : shape)
+      if (d > 1 && (__builtin_mul_overflow(bound, d, &bound) || bound > kMaxTensorBytes))
+        fail_at(type_at, fmt::format("type {} is too large (a tensor type may take {} bytes)", TensorType{dt, shape}.str(),
+                                     kMaxTensorBytes));
     return TensorType{dt, shape};
   }
 

@@ -1,4 +1,6 @@
 // Linear algebra and neural-network ops: matmul, conv2d, max_pool2d, dropout.
+#include <limits>
+
 #include <fmt/format.h>
 
 #include <duet/graph/op_def.h>
@@ -78,6 +80,8 @@ void infer_conv2d(InferContext& ctx) {
   int64_t stride = ctx.attrs().get_int("stride"), pad = ctx.attrs().get_int("padding");
   check_window(ctx, "stride", stride, 1);
   check_window(ctx, "padding", pad, 0);
+  if (pad > std::numeric_limits<int64_t>::max() / 4)  // window_out adds 2 * pad to a dim
+    ctx.error(fmt::format("padding {} is too large ({})", pad, ctx.operand_types()));
   if (x.shape.dim(1) >= 0 && x.shape.dim(1) != w.shape.dim(1))
     ctx.shape_error(fmt::format("input channels differ: {} has {}, weights {} expect {}", x.str(), x.shape.dim(1),
                                 w.str(), w.shape.dim(1)));

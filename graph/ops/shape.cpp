@@ -24,8 +24,8 @@ void infer_reshape(InferContext& ctx) {
       infer_at = static_cast<int>(i);
     } else if (req[i] < 0) {
       ctx.shape_error(fmt::format("bad dim {} in [{}] (reshaping {})", req[i], fmt::join(req, ","), x.str()));
-    } else {
-      known *= req[i];
+    } else if (__builtin_mul_overflow(known, req[i], &known)) {
+      ctx.shape_error(fmt::format("[{}] has more elements than int64 counts (reshaping {})", fmt::join(req, ","), x.str()));
     }
     out.push_back(req[i]);
   }
