@@ -26,6 +26,9 @@ struct KernelContext {
   int num_inputs;
   KernelTensor* outputs;
   int num_outputs;
+  // Where the operands and results are (all on one device); a CUDA kernel
+  // queues its work on this device's stream (NOTE [One stream per device]).
+  Device device = Device::cpu();
   const KernelTensor& in(int i) const { return inputs[i]; }
   KernelTensor& out(int i) const { return outputs[i]; }
   // Throws an Error "op: what (file:line)".

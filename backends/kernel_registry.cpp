@@ -1,6 +1,8 @@
 // The kernel table: one slot per (op id, device type), read on every eager op.
 #include <duet/backends/kernel.h>
 
+#include <duet/backends/cuda/host_fallback.h>
+
 #include <vector>
 
 #ifdef _OPENMP
@@ -31,7 +33,10 @@ void register_kernel(const char* op_name, Device::Type device, KernelFn fn) {
 KernelFn find_kernel(int op_id, Device::Type device) {
   const auto& t = table();
   size_t slot = static_cast<size_t>(op_id) * kDeviceTypes + static_cast<int>(device);
-  return slot < t.size() ? t[slot] : nullptr;
+  KernelFn fn = slot < t.size() ? t[slot] : nullptr;
+  // An op without a CUDA kernel runs on the host (NOTE [Ops without a CUDA kernel]).
+  if (!fn && device == Device::Type::cuda && find_kernel(op_id, Device::Type::cpu)) return &cuda::host_fallback;
+  return fn;
 }
 
 namespace {

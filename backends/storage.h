@@ -37,7 +37,8 @@ class Storage {
   Device device_;
   void* data_ = nullptr;
   size_t bytes_ = 0;
-  size_t block_bytes_ = 0;
+  size_t block_bytes_ = 0;   // the header's host block
+  size_t device_bytes_ = 0;  // a CUDA storage's device block (NOTE [Device memory])
 };
 
 }  // namespace duet

@@ -19,6 +19,7 @@
 #include <new>
 #include <vector>
 
+#include <duet/backends/cuda/allocator.h>
 #include <duet/backends/storage.h>
 #include <duet/graph/error.h>
 
@@ -174,8 +175,13 @@ static_assert(sizeof(Storage) <= kHeader);
 }  // namespace
 
 Storage* Storage::allocate(size_t bytes, Device device) {
-  if (!device.is_cpu())
-    throw DeviceError("no kernels for device " + device.str() + " in this build");
+  if (device.type == Device::Type::cuda) {  // the header on the host, the data on the device
+    cuda::Block b = cuda::device_alloc(bytes, device.index);
+    Storage* s = borrow(b.ptr, bytes, device);
+    s->owned_ = true;
+    s->device_bytes_ = b.bytes;
+    return s;
+  }
   size_t block = 0;
   void* p = cpu::alloc(kHeader + bytes, &block);
   auto* s = new (p) Storage;
@@ -199,6 +205,7 @@ Storage* Storage::borrow(void* data, size_t bytes, Device device) {
 }
 
 void Storage::destroy() {
+  if (device_bytes_) cuda::device_free(cuda::Block{data_, device_bytes_, device_.index});
   size_t block = block_bytes_;
   this->~Storage();
   cpu::free(this, block);

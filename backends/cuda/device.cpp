@@ -4,6 +4,8 @@
 #ifdef DUET_WITH_CUDA
 #include <cuda_runtime_api.h>
 #include <dlfcn.h>
+
+#include <cstdlib>
 #endif
 
 #include <fmt/format.h>
@@ -24,9 +26,15 @@ const DeviceStatus& device_status() {
 #ifndef DUET_WITH_CUDA
     s.why = "this build has no CUDA backend (DUET_CUDA=OFF, or no CUDA toolkit and cuDNN when it was configured)";
 #else
-    // The toolkit's runtime found at build time, else whatever the loader finds.
-    void* lib = dlopen(DUET_CUDART, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) lib = dlopen(DUET_CUDART_SONAME, RTLD_NOW | RTLD_LOCAL);
+    // $DUET_CUDART when set (runtime_path()), else the toolkit's runtime found
+    // at build time, else whatever the loader finds.
+    void* lib = nullptr;
+    if (const char* p = std::getenv("DUET_CUDART"); p && *p) {
+      lib = dlopen(p, RTLD_NOW | RTLD_LOCAL);
+    } else {
+      lib = dlopen(DUET_CUDART, RTLD_NOW | RTLD_LOCAL);
+      if (!lib) lib = dlopen(DUET_CUDART_SONAME, RTLD_NOW | RTLD_LOCAL);
+    }
     if (!lib) {
       s.why = fmt::format("the CUDA runtime library could not be loaded ({})", dlerror());
       return s;
