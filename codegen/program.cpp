@@ -21,6 +21,19 @@
 // distinct tuple of input shapes and memoized, so a call with seen shapes
 // runs no type inference.
 //
+// NOTE [Programs on a GPU]
+// A Program lowered for cuda:i runs the same steps with everything on that
+// device: constants are copied there once, the arena and the results are
+// device storage, kernel steps call the ops' CUDA kernels, compilable fusions
+// are one generated GPU kernel each (codegen/gpu_kernels.cpp) over the
+// broadcast of their inputs, and slot copies are device copies. Every step
+// is queued on the device's one stream (NOTE [One stream per device]), so a
+// call runs without a host synchronization between steps; the host waits
+// only for a cond or while predicate (one byte), a print, an op that runs on
+// the host (NOTE [Ops without a CUDA kernel]), and when the caller reads a
+// result. Softmax rows and fused_matmul epilogues are the CUDA kernels of
+// those ops (cuDNN, cuBLASLt), not compiled steps.
+//
 // NOTE [Compiled epilogues]
 // An f32 fused_matmul whose activation is a transcendental (tanh, sigmoid,
 // gelu) lowers to two steps over its result slot: the backend kernel with
@@ -46,8 +59,10 @@
 #include <fmt/format.h>
 
 #include <duet/backends/cpu/loops.h>
+#include <duet/backends/cuda/runtime.h>
 #include <duet/backends/format.h>
 #include <duet/codegen/compiled_fusion.h>
+#include <duet/codegen/gpu_kernels.h>
 #include <duet/codegen/llvm/kernels.h>
 #include <duet/graph/ops/infer_util.h>
 #include <duet/graph/printer.h>
@@ -59,7 +74,7 @@ namespace {
 enum class Where : uint8_t { input, constant, own, arena, view, token };
 
 struct Step {
-  enum class Kind : uint8_t { kernel, cond, loop, fusion, compiled, print, nop } kind = Kind::kernel;
+  enum class Kind : uint8_t { kernel, cond, loop, fusion, compiled, gpu, print, nop } kind = Kind::kernel;
   const OpDef* op = nullptr;
   KernelFn fn = nullptr;
   Attrs attrs;
@@ -73,6 +88,7 @@ struct Step {
   std::vector<int> params_a, params_b, yields_a, yields_b;
   int64_t max_iterations = -1;
   // compiled: the fusion body for the kernel generator, and this step's slot in Plan::runs.
+  // gpu: the body of its generated kernel.
   std::shared_ptr<const jit::BodySpec> body;
   int run_index = -1;
   // DUET_PROFILE=1: time spent in this step and how often it ran (shown by listing()).
@@ -118,6 +134,7 @@ bool jit_enabled() { return jit_switch().load(); }
 void set_jit_enabled(bool on) { jit_switch().store(on); }
 
 struct Program::Impl {
+  Device device;
   int num_slots = 0;
   int num_params = 0;
   std::vector<ValueType> declared;      // slot types as in the graph (dims may be -1)
@@ -169,8 +186,9 @@ void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps, bo
     const std::string& name = n.name();
     if (name == "constant") {
       const DenseData& d = *n.attrs().get_dense("value").data;
-      Storage* s = Storage::allocate(d.bytes.size(), Device::cpu());
-      if (!d.bytes.empty()) std::memcpy(s->data(), d.bytes.data(), d.bytes.size());
+      Storage* s = Storage::allocate(d.bytes.size(), device);
+      if (device.is_cpu() && !d.bytes.empty()) std::memcpy(s->data(), d.bytes.data(), d.bytes.size());
+      else cuda::copy_to_device(s->data(), d.bytes.data(), d.bytes.size(), device.index);
       constant_storage.push_back(s);
       constant_slot.push_back(new_slot(n.result()));
       continue;
@@ -183,7 +201,8 @@ void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps, bo
     step.loc = n.loc();
     step.text = print_node(n);
     for (int i = 0; i < n.num_operands(); ++i) step.in.push_back(slot.at(n.operand(i)));
-    if (name == "fused_matmul" && jit_switch().load()) epilogue = jit::describe_epilogue(n);
+    const bool jit = jit_switch().load(), gpu = !device.is_cpu();
+    if (name == "fused_matmul" && jit && !gpu) epilogue = jit::describe_epilogue(n);
     if (!epilogue.ops.empty()) {
       // NOTE [Compiled epilogues]: the kernel step computes the product alone; the epilogue follows as a compiled step.
       epilogue_in.assign(step.in.begin() + 2, step.in.end());
@@ -201,12 +220,17 @@ void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps, bo
         std::vector<int>& yields = r == 0 ? step.yields_a : step.yields_b;
         for (const Value* v : region.results()) yields.push_back(slot.at(v));
       }
-    } else if (name == "fusion" && jit_switch().load() && jit::unsupported(*n.region(0)).empty()) {
+    } else if (name == "fusion" && jit && gpu && jit::unsupported(*n.region(0)).empty() &&
+               gpu::unsupported(jit::describe(*n.region(0))).empty()) {
+      // One generated GPU kernel (NOTE [Programs on a GPU]).
+      step.kind = Step::Kind::gpu;
+      step.body = std::make_shared<const jit::BodySpec>(jit::describe(*n.region(0)));
+    } else if (name == "fusion" && jit && !gpu && jit::unsupported(*n.region(0)).empty()) {
       // One compiled kernel call per contiguous run (codegen/llvm).
       step.kind = Step::Kind::compiled;
       step.body = std::make_shared<const jit::BodySpec>(jit::describe(*n.region(0)));
       step.run_index = num_runs++;
-    } else if ((name == "softmax" || name == "log_softmax") && jit_switch().load() &&
+    } else if ((name == "softmax" || name == "log_softmax") && jit && !gpu &&
                jit::unsupported_normalization(n).empty()) {
       // One compiled row-kernel call per row (NOTE [Compiled softmax]).
       step.kind = Step::Kind::compiled;
@@ -230,8 +254,8 @@ void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps, bo
     } else if (n.num_regions() > 0 || n.op().has(kStructural)) {
       throw Error(format_error(name, "the Program engine cannot run this op yet: " + step.text, n.loc()));
     } else {
-      step.fn = find_kernel(n.op().id(), Device::Type::cpu);
-      if (!step.fn) throw DeviceError(format_error(name, "no CPU kernel", n.loc()));
+      step.fn = find_kernel(n.op().id(), device.type);
+      if (!step.fn) throw DeviceError(format_error(name, "no kernel for " + device.str(), n.loc()));
       step.view = n.op().has(kView);
     }
     for (int i = 0; i < n.num_results(); ++i) step.out.push_back(new_slot(n.result(i)));
@@ -270,8 +294,9 @@ void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps, bo
   }
 }
 
-std::unique_ptr<Program> Program::lower(const Graph& g) {
+std::unique_ptr<Program> Program::lower(const Graph& g, Device device) {
   auto impl = std::make_unique<Impl>();
+  impl->device = device;
   impl->num_params = g.num_params();
   for (int i = 0; i < g.num_params(); ++i) {
     impl->new_slot(g.param(i));
@@ -354,6 +379,7 @@ void Program::Impl::plan_steps(const std::vector<Step>& steps, Plan& plan) const
         }
         break;
       }
+      case Step::Kind::gpu:
       case Step::Kind::compiled: {
         // The results span the broadcast of the inputs (every input reaches a result).
         Shape space;
@@ -379,6 +405,7 @@ void Program::Impl::plan_steps(const std::vector<Step>& steps, Plan& plan) const
           plan.types[s] = TensorType{declared[s].tensor.dtype, shape};
           place(s, plan);
         }
+        if (step.kind == Step::Kind::gpu) break;
         std::vector<const Shape*> in_shapes;
         for (int s : step.in) in_shapes.push_back(&plan.types[s].shape);
         plan.runs[static_cast<size_t>(step.run_index)] = plan_compiled(*step.body, in_shapes, space);
@@ -449,6 +476,7 @@ struct CallGuard {
 // One call's buffers.
 struct Frame {
   const Plan& plan;
+  Device device;
   std::vector<void*> data;
   std::vector<Storage*> storage;
 };
@@ -456,7 +484,37 @@ struct Frame {
 void copy_slot(Frame& f, int from, int to) {
   if (f.plan.where[to] == Where::token || f.data[from] == f.data[to]) return;
   size_t bytes = bytes_of(f.plan.types[to]);
-  if (bytes) std::memmove(f.data[to], f.data[from], bytes);
+  if (!bytes) return;
+  if (f.device.is_cpu()) std::memmove(f.data[to], f.data[from], bytes);
+  else cuda::copy_on_device(f.data[to], f.data[from], bytes, f.device.index);  // never overlapping: distinct slots
+}
+
+// A cond or while predicate, read on the host (on a GPU: waits for the device).
+bool predicate(const Frame& f, int s) {
+  if (f.device.is_cpu()) return *static_cast<const bool*>(f.data[s]);
+  bool b = false;
+  cuda::copy_to_host(&b, f.data[s], 1, f.device.index);
+  return b;
+}
+
+// A generated GPU kernel over the broadcast of the step's inputs (NOTE [Programs on a GPU]).
+void run_gpu(const Step& step, Frame& f) {
+  const Plan& plan = f.plan;
+  Shape space;
+  for (int s : step.in) {
+    Shape joined;
+    broadcast_shapes(space, plan.types[s].shape, &joined);
+    space = joined;
+  }
+  gpu::Launch l;
+  l.dims.assign(space.begin(), space.end());
+  if (l.dims.empty()) l.dims.push_back(1);
+  for (int s : step.in) {
+    l.ptrs.push_back(f.data[s]);
+    l.strides.push_back(gpu::broadcast_strides(plan.types[s].shape, space));
+  }
+  for (int s : step.out) l.ptrs.push_back(f.data[s]);
+  gpu::run(*step.body, l, f.device.index);
 }
 
 void run_step(const Step& step, Frame& f, KernelTensor* kin, KernelTensor* kout, std::vector<KernelTensor>& kin_many);
@@ -494,7 +552,7 @@ void run_step(const Step& step, Frame& f, KernelTensor* kin, KernelTensor* kout,
           any |= plan.types[s].shape.numel() > 0;
         }
         if (!any) break;
-        KernelContext ctx{*step.op, step.attrs, step.loc, in, n_in, kout, static_cast<int>(step.out.size())};
+        KernelContext ctx{*step.op, step.attrs, step.loc, in, n_in, kout, static_cast<int>(step.out.size()), f.device};
         step.fn(ctx);
         if (step.view) {
           f.data[step.out[0]] = kout[0].data;
@@ -503,7 +561,7 @@ void run_step(const Step& step, Frame& f, KernelTensor* kin, KernelTensor* kout,
         break;
       }
       case Step::Kind::cond: {
-        bool taken = *static_cast<const bool*>(f.data[step.in[0]]);
+        bool taken = predicate(f, step.in[0]);
         run_steps(taken ? step.a : step.b, f);
         const std::vector<int>& yields = taken ? step.yields_a : step.yields_b;
         for (size_t k = 0; k < step.out.size(); ++k) copy_slot(f, yields[k], step.out[k]);
@@ -514,7 +572,7 @@ void run_step(const Step& step, Frame& f, KernelTensor* kin, KernelTensor* kout,
         for (int64_t it = 0; step.max_iterations < 0 || it < step.max_iterations; ++it) {
           for (size_t k = 0; k < step.out.size(); ++k) copy_slot(f, step.out[k], step.params_a[k]);
           run_steps(step.a, f);
-          if (!*static_cast<const bool*>(f.data[step.yields_a[0]])) break;
+          if (!predicate(f, step.yields_a[0])) break;
           for (size_t k = 0; k < step.out.size(); ++k) copy_slot(f, step.out[k], step.params_b[k]);
           run_steps(step.b, f);
           for (size_t k = 0; k < step.out.size(); ++k) copy_slot(f, step.yields_b[k], step.out[k]);
@@ -543,10 +601,22 @@ void run_step(const Step& step, Frame& f, KernelTensor* kin, KernelTensor* kout,
         run_compiled(*step.body, run, base, width);
         break;
       }
+      case Step::Kind::gpu:
+        run_gpu(step, f);
+        break;
       case Step::Kind::print: {
         std::vector<std::string> values;
-        for (int s : step.in)
-          if (plan.where[s] != Where::token) values.push_back(format_values(f.data[s], plan.types[s].dtype, plan.types[s].shape));
+        std::vector<char> host;
+        for (int s : step.in) {
+          if (plan.where[s] == Where::token) continue;
+          const void* data = f.data[s];
+          if (!f.device.is_cpu()) {
+            host.resize(bytes_of(plan.types[s]));
+            cuda::copy_to_host(host.data(), data, host.size(), f.device.index);
+            data = host.data();
+          }
+          values.push_back(format_values(data, plan.types[s].dtype, plan.types[s].shape));
+        }
         const AttrValue* format = step.attrs.find("format");
         std::string text = format ? std::get<std::string>(*format) : std::string();
         if (!format) for (size_t i = 0; i < values.size(); ++i) text += i ? " {}" : "{}";
@@ -569,6 +639,7 @@ void list_steps(const std::vector<Step>& steps, int depth, int& counter, std::st
                        : st.kind == Step::Kind::compiled ? (st.body->normalizes                           ? "compiled row kernel"
                                                             : st.op && st.op->name() == "fused_matmul" ? "compiled epilogue of"
                                                                                                        : "fusion (compiled kernel)")
+                       : st.kind == Step::Kind::gpu ? "fusion (generated GPU kernel)"
                        : st.kind == Step::Kind::print ? "host print"
                                                       : "no-op";
     std::string line = st.text.substr(0, st.text.find('\n'));
@@ -616,7 +687,7 @@ void Program::run(const std::vector<Buffer>& inputs, std::vector<Buffer>* output
   DUET_CHECK(static_cast<int>(inputs.size()) == p.num_params, "Program::run: wrong number of inputs");
   std::shared_ptr<const Plan> plan = p.plan_for(inputs);
   CallGuard guard;
-  Frame f{*plan, std::vector<void*>(p.num_slots, nullptr), std::vector<Storage*>(p.num_slots, nullptr)};
+  Frame f{*plan, p.device, std::vector<void*>(p.num_slots, nullptr), std::vector<Storage*>(p.num_slots, nullptr)};
   for (int i = 0; i < p.num_params; ++i) {
     f.storage[i] = inputs[i].storage;
     f.data[i] = inputs[i].storage ? inputs[i].storage->data() : nullptr;
@@ -627,7 +698,7 @@ void Program::run(const std::vector<Buffer>& inputs, std::vector<Buffer>* output
   }
   Storage* arena = nullptr;
   if (plan->arena_bytes > 0) {
-    arena = Storage::allocate(plan->arena_bytes, Device::cpu());
+    arena = Storage::allocate(plan->arena_bytes, p.device);
     guard.held.push_back(arena);
   }
   // The donated input whose buffer slot s (returned) receives, else -1: a
@@ -646,7 +717,7 @@ void Program::run(const std::vector<Buffer>& inputs, std::vector<Buffer>* output
       f.storage[s] = arena;
       f.data[s] = arena ? static_cast<char*>(arena->data()) + plan->offset[s] : nullptr;
     } else if (plan->where[s] == Where::own) {
-      f.storage[s] = Storage::allocate(bytes_of(plan->types[s]), Device::cpu());
+      f.storage[s] = Storage::allocate(bytes_of(plan->types[s]), p.device);
       guard.held.push_back(f.storage[s]);
       f.data[s] = f.storage[s]->data();
     }
@@ -667,8 +738,9 @@ void Program::run(const std::vector<Buffer>& inputs, std::vector<Buffer>* output
     handed_out[root] = true;
     if (copy) {
       size_t bytes = bytes_of(t);
-      Storage* fresh = Storage::allocate(bytes, Device::cpu());
-      if (bytes) std::memcpy(fresh->data(), f.data[s], bytes);
+      Storage* fresh = Storage::allocate(bytes, p.device);
+      if (bytes && p.device.is_cpu()) std::memcpy(fresh->data(), f.data[s], bytes);
+      else if (bytes) cuda::copy_on_device(fresh->data(), f.data[s], bytes, p.device.index);
       outputs->push_back(Buffer{t, fresh});
     } else {
       f.storage[s]->retain();
@@ -686,6 +758,7 @@ std::string Program::listing() const {
   return s;
 }
 
+Device Program::device() const { return impl_->device; }
 int Program::num_steps() const { return count_steps(impl_->steps); }
 
 size_t Program::footprint_bytes() const {

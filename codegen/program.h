@@ -35,9 +35,11 @@ struct Buffer {
 
 class Program {
  public:
-  // Lowers a verified graph; an op without a CPU kernel or a node kind the
-  // engine cannot run yet is an Error naming it.
-  static std::unique_ptr<Program> lower(const Graph& g);
+  // Lowers a verified graph to run on `device`: its inputs, constants,
+  // buffers and results live there (NOTE [Programs on a GPU]). An op without
+  // a kernel or a node kind the engine cannot run yet is an Error naming it.
+  static std::unique_ptr<Program> lower(const Graph& g, Device device = Device::cpu());
+  Device device() const;
   ~Program();
 
   // Runs once. `inputs` holds one buffer per graph parameter, in order, with

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <duet/backends/cuda/runtime.h>
 #include <duet/backends/random.h>
 #include <duet/graph/scalar.h>
 #include <duet/runtime/device.h>
@@ -19,11 +20,19 @@ void check_shape(const Shape& shape, const char* what, SrcLoc loc) {
     if (d < 0) throw ShapeError(format_error(what, fmt::format("dims must be >= 0, got {}", shape.str()), loc));
 }
 
+// New values are made on the host, then moved to the scope's device.
 TensorImpl* fresh(const Shape& shape, DType dtype, const char* what, SrcLoc loc) {
   check_shape(shape, what, loc);
+  detail::check_device(current_device(), what, loc);
+  return TensorImpl::create(TensorType{dtype, shape}, Device::cpu());
+}
+Tensor placed(Tensor t, SrcLoc) {
   Device d = current_device();
-  if (!d.is_cpu()) throw DeviceError(format_error(what, "this build has no " + d.str() + " backend", loc));
-  return TensorImpl::create(TensorType{dtype, shape}, d);
+  if (d.is_cpu()) return t;
+  Tensor out(TensorImpl::create(t.type(), d));
+  cuda::copy_to_device(out.impl()->data(), t.impl()->data(), static_cast<size_t>(t.numel()) * dtype_size(t.dtype()),
+                       d.index);
+  return out;
 }
 
 // Fills element i with f(i), converted to the tensor's dtype.
@@ -39,7 +48,7 @@ Tensor generate(const Shape& shape, DType dtype, const char* what, SrcLoc loc, F
     case DType::f32: for (int64_t i = 0; i < n; ++i) t->ptr<float>()[i] = static_cast<float>(f(i)); break;
     case DType::f64: for (int64_t i = 0; i < n; ++i) t->ptr<double>()[i] = static_cast<double>(f(i)); break;
   }
-  return out;
+  return placed(std::move(out), loc);
 }
 
 template <class T>
@@ -69,10 +78,10 @@ Tensor tensor_1d(std::initializer_list<double> v, DType dtype, Loc loc) { return
 Tensor tensor_1d(std::initializer_list<int> v, DType dtype, Loc loc) { return from_list(v, dtype, loc); }
 Tensor tensor_1d(std::initializer_list<int64_t> v, DType dtype, Loc loc) { return from_list(v, dtype, loc); }
 Tensor tensor_1d(std::initializer_list<bool> v, DType dtype, Loc loc) { return from_list(v, dtype, loc); }
+Tensor tensor_2d(Rows<float> r, DType dtype, Loc loc) { return from_rows(r, dtype, loc); }
+Tensor tensor_2d(Rows<double> r, DType dtype, Loc loc) { return from_rows(r, dtype, loc); }
+Tensor tensor_2d(Rows<int> r, DType dtype, Loc loc) { return from_rows(r, dtype, loc); }
 }  // namespace detail
-Tensor tensor(std::initializer_list<std::initializer_list<float>> r, Loc loc) { return from_rows(r, DType::f32, loc); }
-Tensor tensor(std::initializer_list<std::initializer_list<double>> r, Loc loc) { return from_rows(r, DType::f32, loc); }
-Tensor tensor(std::initializer_list<std::initializer_list<int>> r, Loc loc) { return from_rows(r, DType::i32, loc); }
 Tensor tensor(std::initializer_list<std::initializer_list<double>> r, DType dtype, Loc loc) {
   return from_rows(r, dtype, loc);
 }
@@ -83,11 +92,18 @@ Tensor full(const Shape& shape, double value, DType dtype, Loc loc) {
 Tensor zeros(const Shape& shape, DType dtype, Loc loc) {
   TensorImpl* t = fresh(shape, dtype, "zeros", loc);
   std::memset(t->data(), 0, static_cast<size_t>(shape.numel()) * dtype_size(dtype));
-  return Tensor(t);
+  return placed(Tensor(t), loc);
 }
 Tensor ones(const Shape& shape, DType dtype, Loc loc) { return full(shape, 1.0, dtype, loc); }
-Tensor zeros_like(const Tensor& t, Loc loc) { return zeros(t.shape(), t.dtype(), loc); }
-Tensor ones_like(const Tensor& t, Loc loc) { return ones(t.shape(), t.dtype(), loc); }
+// On t's device, whatever the scope says.
+Tensor zeros_like(const Tensor& t, Loc loc) {
+  DeviceScope on(t.device(), loc);
+  return zeros(t.shape(), t.dtype(), loc);
+}
+Tensor ones_like(const Tensor& t, Loc loc) {
+  DeviceScope on(t.device(), loc);
+  return ones(t.shape(), t.dtype(), loc);
+}
 
 static void require_float(DType dtype, const char* what, SrcLoc loc) {
   if (!is_floating(dtype))

@@ -20,7 +20,7 @@ DeviceScope::DeviceScope(Device d, std::source_location loc) : saved_(t_device) 
   t_device = d;
 }
 
-void detail::check_device(Device d, const char* op, std::source_location loc) {
+void detail::check_device(Device d, const char* op, SrcLoc loc) {
   if (d.is_cpu()) return;
   const cuda::DeviceStatus& s = cuda::device_status();
   if (s.count == 0)
@@ -28,8 +28,6 @@ void detail::check_device(Device d, const char* op, std::source_location loc) {
   if (d.index < 0 || d.index >= s.count)
     throw DeviceError(format_error(op, fmt::format("{} does not exist: this machine has {} CUDA device{}", d.str(),
                                                    s.count, s.count == 1 ? "" : "s"), loc));
-  // Never reached on these machines (no GPU): the eager CUDA ops are not written yet (docs/cuda.md).
-  throw DeviceError(format_error(op, d.str() + " exists, but this build cannot create tensors on it yet", loc));
 }
 DeviceScope::~DeviceScope() { t_device = saved_; }
 

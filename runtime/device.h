@@ -3,6 +3,7 @@
 
 #include <source_location>
 
+#include <duet/graph/error.h>
 #include <duet/graph/types.h>
 
 namespace duet {
@@ -31,7 +32,7 @@ class DeviceScope {
 
 namespace detail {
 // Throws the DeviceError of `op` at `loc` when `d` cannot hold tensors here.
-void check_device(Device d, const char* op, std::source_location loc);
+void check_device(Device d, const char* op, SrcLoc loc);
 }  // namespace detail
 
 }  // namespace duet

@@ -39,6 +39,15 @@ void set_current_op_observer(OpObserver* o) { t_observer = o; }
   throw Error(format_error(op.name(), fmt::format("operand {} is an undefined tensor", i), loc));
 }
 
+// A result on a GPU: out of memory there is the op's error, at the caller's line.
+static TensorImpl* create_on_device(const OpDef& op, const TensorType& t, Device device, SrcLoc loc) {
+  try {
+    return TensorImpl::create(t, device);
+  } catch (const DeviceError& e) {
+    throw DeviceError(format_error(op.name(), e.what(), loc));
+  }
+}
+
 TensorList dispatch(const OpDef& op, const Tensor* const* inputs, int n, const Attrs& attrs, SrcLoc loc) {
   if (t_loc_override.file) loc = t_loc_override;
   SmallVec<const TensorType*, 4> types;
@@ -99,13 +108,13 @@ TensorList dispatch(const OpDef& op, const Tensor* const* inputs, int n, const A
       kout[i] = KernelTensor{nullptr, t.dtype, &ctx.results[i].shape, nullptr};
       continue;
     }
-    TensorImpl* impl = TensorImpl::create(t, device);
+    TensorImpl* impl = device.is_cpu() ? TensorImpl::create(t, device) : create_on_device(op, t, device, loc);
     outputs.push_back(Tensor(impl));
     kout[i] = KernelTensor{impl->data(), t.dtype, &impl->type.shape, impl->storage};
     any_elements |= t.shape.numel() > 0;
   }
   if (view || any_elements) {
-    KernelContext kc{op, attrs, loc, kin_ptr, n, kout, num_out};
+    KernelContext kc{op, attrs, loc, kin_ptr, n, kout, num_out, device};
     fn(kc);
   }
   if (view) {

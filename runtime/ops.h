@@ -20,6 +20,11 @@ Tensor tensor_1d(std::initializer_list<int> values, DType dtype, Loc loc);
 Tensor tensor_1d(std::initializer_list<int64_t> values, DType dtype, Loc loc);
 Tensor tensor_1d(std::initializer_list<bool> values, DType dtype, Loc loc);
 template <class T>
+using Rows = std::initializer_list<std::initializer_list<T>>;
+Tensor tensor_2d(Rows<float> rows, DType dtype, Loc loc);
+Tensor tensor_2d(Rows<double> rows, DType dtype, Loc loc);
+Tensor tensor_2d(Rows<int> rows, DType dtype, Loc loc);
+template <class T>
 constexpr DType literal_dtype() {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, int> ||
                     std::is_same_v<T, int64_t> || std::is_same_v<T, bool>,
@@ -42,9 +47,14 @@ Tensor tensor(std::initializer_list<T> values, DType dtype, Loc loc = Loc::curre
   detail::literal_dtype<T>();
   return detail::tensor_1d(values, dtype, loc);
 }
-Tensor tensor(std::initializer_list<std::initializer_list<float>> rows, Loc loc = Loc::current());
-Tensor tensor(std::initializer_list<std::initializer_list<double>> rows, Loc loc = Loc::current());
-Tensor tensor(std::initializer_list<std::initializer_list<int>> rows, Loc loc = Loc::current());
+// Rows too, one template rather than an overload per element type: clang
+// finds a nested braced list an equally good match for all of those.
+template <class T>
+Tensor tensor(std::initializer_list<std::initializer_list<T>> rows, Loc loc = Loc::current()) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, int>,
+                "tensor({{...}}): 2-D lists hold float, double or int");
+  return detail::tensor_2d(rows, detail::literal_dtype<T>(), loc);
+}
 Tensor tensor(std::initializer_list<std::initializer_list<double>> rows, DType dtype, Loc loc = Loc::current());
 
 Tensor zeros(const Shape& shape, DType dtype = DType::f32, Loc loc = Loc::current());

@@ -8,7 +8,10 @@
 
 #include <fmt/format.h>
 
+#include <duet/runtime/device.h>
+
 #include <duet/runtime/ops.h>
+#include <duet/runtime/tensor_impl.h>
 
 namespace duet::optim {
 
@@ -25,6 +28,7 @@ Variable Optimizer::slot(const Variable& v, const char* name) {
   auto key = std::make_pair(static_cast<const VariableState*>(v.state()), std::string(name));
   auto it = state_->slots.find(key);
   if (it != state_->slots.end()) return it->second;
+  DeviceScope on(v.device());  // the slot lives where its variable does
   Variable s(zeros(v.shape(), v.dtype()), v.name() + "/" + name, /*trainable=*/false);
   state_->slots.emplace(key, s);
   state_->order.push_back(s);
@@ -102,6 +106,12 @@ void Adam::update(const Variable& v, const Tensor& g, size_t, Loc loc) {
   m.assign(add(Operand(mul(Operand(m, loc), beta1_)), mul(Operand(g, loc), 1.0 - beta1_)), loc);
   s.assign(add(Operand(mul(Operand(s, loc), beta2_)), mul(Operand(square(g, loc)), 1.0 - beta2_)), loc);
   Tensor lr_t = cast(*lr_t_, v.dtype(), loc), sqrt_c2 = cast(*sqrt_c2_, v.dtype(), loc);
+  // The step counter lives where the first step made it; the corrections go
+  // where the variable is (a trace's values have no device yet).
+  if (!(lr_t.device() == v.device()) && lr_t.impl()->storage) {
+    lr_t = lr_t.to(v.device(), loc);
+    sqrt_c2 = sqrt_c2.to(v.device(), loc);
+  }
   Tensor denom = add(Operand(sqrt(s.value(), loc) / sqrt_c2), eps_);
   v.assign_sub(mul(Operand(lr_t), Operand(m, loc)) / denom, loc);
 }

@@ -18,7 +18,8 @@ std::string to_string(const Tensor& t) {
   std::string type = fmt::format("shape={}, dtype={}", impl->type.shape.str(), dtype_name(impl->type.dtype));
   if (!impl->device().is_cpu()) type += ", device=" + impl->device().str();
   if (!impl->storage) return fmt::format("tensor(<symbolic>, {})", type);
-  std::string body = format_values(impl->data(), impl->type.dtype, impl->type.shape);
+  Tensor host = impl->device().is_cpu() ? t : t.cpu();
+  std::string body = format_values(host.impl()->data(), impl->type.dtype, impl->type.shape);
   return fmt::format("tensor({}, {})", body, type);
 }
 

@@ -1,6 +1,7 @@
 // Tensor handles, TensorImpl's lifetime, host reads (item, to_vector).
 #include <duet/runtime/tensor.h>
 
+#include <duet/backends/cuda/runtime.h>
 #include <duet/runtime/device.h>
 
 #include <cstring>
@@ -121,8 +122,10 @@ void check_host_readable(const Tensor& t, const char* what, SrcLoc loc) {
                     "with while_loop() instead",
                     t.type().str()),
         loc));
-  if (!t.device().is_cpu()) throw DeviceError(format_error(what, "the tensor is on " + t.device().str(), loc));
 }
+
+// A CUDA tensor is read through a host copy (waiting for the device).
+Tensor on_host(const Tensor& t, Loc loc) { return t.device().is_cpu() ? t : t.to(Device::cpu(), loc); }
 
 template <class T>
 T element_as(const TensorImpl* impl, int64_t i) {
@@ -143,27 +146,29 @@ T Tensor::item(Loc loc) const {
   check_host_readable(*this, "item", loc);
   if (numel() != 1)
     throw ShapeError(format_error("item", fmt::format("expects one element, got {}", type().str()), loc));
-  return element_as<T>(impl_, 0);
+  return element_as<T>(on_host(*this, loc).impl(), 0);
 }
 
 template <class T>
 std::vector<T> Tensor::to_vector(Loc loc) const {
   check_host_readable(*this, "to_vector", loc);
+  Tensor host = on_host(*this, loc);
   int64_t n = numel();
   std::vector<T> out(static_cast<size_t>(n));
   if (dtype() == dtype_of<T>::value) {
-    if (n) std::memcpy(out.data(), impl_->data(), static_cast<size_t>(n) * sizeof(T));
+    if (n) std::memcpy(out.data(), host.impl()->data(), static_cast<size_t>(n) * sizeof(T));
     return out;
   }
-  for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = element_as<T>(impl_, i);
+  for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = element_as<T>(host.impl(), i);
   return out;
 }
 
 template <>
 std::vector<bool> Tensor::to_vector<bool>(Loc loc) const {
   check_host_readable(*this, "to_vector", loc);
+  Tensor host = on_host(*this, loc);
   std::vector<bool> out(static_cast<size_t>(numel()));
-  for (int64_t i = 0; i < numel(); ++i) out[static_cast<size_t>(i)] = element_as<bool>(impl_, i);
+  for (int64_t i = 0; i < numel(); ++i) out[static_cast<size_t>(i)] = element_as<bool>(host.impl(), i);
   return out;
 }
 
@@ -203,7 +208,26 @@ Tensor Tensor::to(Device device, Loc loc) const {
   if (!defined()) throw Error(format_error("to", "the tensor is undefined", loc));
   if (device == this->device()) return *this;
   detail::check_device(device, "to", loc);
-  throw DeviceError(format_error("to", "no copy from " + this->device().str() + " to " + device.str(), loc));
+  if (!impl_->storage || current_recorder())
+    throw TraceError(format_error("to", "cannot move a value between devices while tracing: move the arguments "
+                                        "before the call", loc));
+  const Device from = this->device();
+  const size_t bytes = static_cast<size_t>(numel()) * dtype_size(dtype());
+  Tensor out;
+  try {
+    out = Tensor(TensorImpl::create(type(), device));
+    if (from.is_cpu()) {
+      cuda::copy_to_device(out.impl()->data(), impl_->data(), bytes, device.index);
+    } else if (device.is_cpu()) {
+      cuda::copy_to_host(out.impl()->data(), impl_->data(), bytes, from.index);
+    } else {  // between two GPUs, through the host
+      Tensor host = to(Device::cpu(), loc);
+      cuda::copy_to_device(out.impl()->data(), host.impl()->data(), bytes, device.index);
+    }
+  } catch (const DeviceError& e) {
+    throw DeviceError(format_error("to", fmt::format("{} -> {}: {}", from.str(), device.str(), e.what()), loc));
+  }
+  return out;
 }
 Tensor Tensor::cpu(Loc loc) const { return to(Device::cpu(), loc); }
 

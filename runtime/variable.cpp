@@ -84,6 +84,9 @@ void Variable::assign(const Tensor& t, Loc loc) const {
     throw ShapeError(format_error("assign", fmt::format("variable '{}' is {}, the value is {}", s.name, cur.str(),
                                                         t.type().str()), loc));
   if (Recorder* rec = current_recorder()) return rec->assign_variable(*this, t, loc);
+  if (!(t.device() == s.device))
+    throw DeviceError(format_error("assign", fmt::format("variable '{}' is on {}, the value is on {}", s.name,
+                                                         s.device.str(), t.device().str()), loc));
   if (!t.impl()->storage)
     throw TraceError(format_error("assign", fmt::format("variable '{}' cannot take a symbolic value outside its trace", s.name), loc));
   std::lock_guard<std::mutex> lock(s.mu);

@@ -233,6 +233,7 @@ std::vector<ArgSpec> FunctionCore::spec_of(const std::vector<ArgValue>& args) co
       case ArgValue::Kind::variable:
         if (!a.variable.defined()) throw Error(fmt::format("function '{}': arg {} is an empty Variable", name(), i));
         s.types.push_back(TensorType{a.variable.dtype(), a.variable.shape()});
+        s.device = a.variable.device();
         // Aliasing is part of the key: (v, v) and (v, w) need different traces.
         for (size_t j = 0; j < i; ++j)
           if (args[j].kind == ArgValue::Kind::variable && args[j].variable.same_as(a.variable)) {
@@ -394,6 +395,16 @@ std::shared_ptr<const Trace> FunctionCore::get_trace(std::vector<ArgValue>& args
   return result;
 }
 
+// Where a trace runs: its first tensor or variable argument's device, else
+// its first captured variable's, else the CPU. Every input must be there
+// (run_trace says so otherwise).
+static Device function_device(const Trace& t) {
+  for (const ArgSpec& s : t.spec)
+    if (!s.types.empty()) return s.device;
+  for (const Variable& v : t.captured) return v.device();
+  return Device::cpu();
+}
+
 std::shared_ptr<const Trace> FunctionCore::trace(std::vector<ArgValue>& args, const std::vector<ArgSpec>& spec,
                                                  bool first) {
   auto t = std::make_shared<Trace>();
@@ -463,7 +474,7 @@ std::shared_ptr<const Trace> FunctionCore::trace(std::vector<ArgValue>& args, co
   verify(*g);
   passes::PassManager("default").run(*g, &cpu_target());
   t->optimized_ir = print_graph(*g);
-  t->program = codegen::Program::lower(*g);
+  t->program = codegen::Program::lower(*g, function_device(*t));
   return t;
 }
 
@@ -475,9 +486,10 @@ std::vector<Tensor> run_trace(const Trace& t, std::vector<ArgValue>& args) {
     TensorImpl* impl = x.impl();
     if (!impl->storage)
       throw TraceError(fmt::format("function '{}': {} is a symbolic tensor of a finished trace", name, where()));
-    if (!impl->device().is_cpu())
-      throw DeviceError(fmt::format("function '{}': {} is on {}; this build runs functions on the CPU", name, where(),
-                                    impl->device().str()));
+    if (!(impl->device() == t.program->device()))
+      throw DeviceError(fmt::format("function '{}': {} is on {}, but this trace runs on {} (where its first tensor "
+                                    "argument or variable is): move every input to one device",
+                                    name, where(), impl->device().str(), t.program->device().str()));
     inputs.push_back(codegen::Buffer{impl->type, impl->storage});
   };
   for (size_t i = 0; i < args.size(); ++i) {
@@ -710,5 +722,7 @@ std::vector<Tensor> ConcreteFunction::operator()(const std::vector<Tensor>& inpu
     }
   return detail::run_trace(*trace_, args);
 }
+
+bool detail::link_all_layers() { return true; }  // NOTE [Every layer linked] in duet.h
 
 }  // namespace duet

@@ -190,7 +190,7 @@ LoadedFunction load(const std::string& path) {
   t->traced_ir = print_graph(*g);
   passes::PassManager("default").run(*g, &cpu_target());
   t->optimized_ir = print_graph(*g);
-  t->program = codegen::Program::lower(*g);
+  t->program = codegen::Program::lower(*g);  // a loaded function runs on the CPU
   lf.function_ = ConcreteFunction(std::move(t));
   return lf;
 }

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <duet/backends/cuda/runtime.h>
 #include <duet/runtime/control_flow.h>
 #include <duet/runtime/gradient.h>
 #include <duet/runtime/tape_hooks.h>
@@ -75,15 +76,14 @@ Value* TraceContext::value_of(const Tensor& t, SrcLoc loc) {
   }
   auto it = constants_.find(impl);
   if (it != constants_.end()) return it->second;
-  if (!impl->device().is_cpu())
-    throw DeviceError(format_error("trace", "a captured tensor on " + impl->device().str() + " cannot become a constant", loc));
   // A concrete tensor met in the trace becomes a constant of the graph.
   auto data = std::make_shared<DenseData>();
   data->dtype = impl->type.dtype;
   data->shape = impl->type.shape;
   size_t bytes = static_cast<size_t>(impl->type.shape.numel()) * dtype_size(impl->type.dtype);
   data->bytes.resize(bytes);
-  if (bytes) std::memcpy(data->bytes.data(), impl->data(), bytes);
+  if (bytes && impl->device().is_cpu()) std::memcpy(data->bytes.data(), impl->data(), bytes);
+  else if (bytes) cuda::copy_to_host(data->bytes.data(), impl->data(), bytes, impl->device().index);
   Attrs attrs{{"value", Dense{data}}};
   // Constants go first in the function, so they dominate every region.
   Node* first = graph_->nodes().empty() ? nullptr : graph_->nodes().front().get();

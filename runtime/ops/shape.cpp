@@ -2,6 +2,7 @@
 // concat, slice, gather.
 #include <fmt/format.h>
 
+#include <duet/runtime/device.h>
 #include <duet/runtime/dispatch.h>
 #include <duet/runtime/gradient.h>
 #include <duet/runtime/ops.h>
@@ -130,6 +131,7 @@ DUET_GRAD(slice) {                                                            //
   Shape before = x.shape(), after = x.shape();
   before.at(axis) = begin;
   after.at(axis) = n - begin - len;
+  DeviceScope on(ctx.grad().device());
   return {concat({zeros(before, x.dtype()), ctx.grad(), zeros(after, x.dtype())}, axis)};
 }
 DUET_GRAD(gather) {                                                           // scattered back, summed

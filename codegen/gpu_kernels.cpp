@@ -1,0 +1,276 @@
+// Generated GPU kernels at run time, and the eager CUDA kernels built on them.
+//
+// NOTE [GPU kernels at run time]
+// A GPU kernel is generated from a BodySpec by ptx::generate (NOTE [GPU
+// kernels]) for the architecture of the device it runs on (sm_80, sm_90:
+// cudaDevAttrComputeCapability*), loaded into that device with
+// cudaLibraryLoadData, and kept for the life of the process in a map keyed
+// by the body's key, the iteration space's rank and the architecture: the
+// same kernel serves every shape of that rank. The driver turns PTX into
+// machine code and keeps its own cache of that on disk, so duet does not
+// write PTX to its disk cache; LLVM generates a kernel once per process.
+//
+// The eager CUDA kernels of every elementwise op (one scalar definition,
+// DESIGN.md §2.1: the body is the op alone, its operands broadcast through
+// strides), of sum, mean, max and min (as the CPU does them: one reduction
+// per run of adjacent reduced axes, last run first, each [outer, r, inner]
+// as a row reduction over a rank-3 space [outer, inner, r]), and of
+// transpose, broadcast_to and broadcast_like (a body that yields its
+// parameter, read through permuted or zero strides) are registered here.
+// What they cannot express runs on the host (NOTE [Ops without a CUDA
+// kernel]): b8 and integer means, reductions over empty axes, rank > 8.
+#include <duet/codegen/gpu_kernels.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include <duet/backends/cuda/device.h>
+#include <duet/backends/cuda/host_fallback.h>
+#include <duet/backends/cuda/runtime.h>
+#include <duet/backends/storage.h>
+#include <duet/codegen/llvm/ptx.h>
+#include <duet/graph/error.h>
+#include <duet/graph/ops/infer_util.h>
+
+namespace duet::codegen::gpu {
+
+namespace {
+
+constexpr unsigned kBlock = 256;  // the row reductions need exactly this (NOTE [GPU kernels])
+constexpr int64_t kMaxGrid = 1 << 16;
+
+struct Cache {
+  std::mutex mu;
+  std::map<std::string, void*> kernels;  // key -> cudaKernel_t
+  Stats stats;
+};
+Cache& cache() {
+  static auto* c = new Cache;  // never destroyed: loaded code stays for the process
+  return *c;
+}
+
+void* kernel_for(const jit::BodySpec& body, const std::string& key, int rank, int device) {
+  const std::string arch = cuda::arch_name(device);
+  const std::string full = fmt::format("{}|rank {}|{}|cuda:{}", key, rank, arch, device);
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);  // generation is rare; one at a time keeps it simple
+  auto it = c.kernels.find(full);
+  if (it != c.kernels.end()) return it->second;
+  const std::string name = fmt::format("duet_gpu_{:016x}", std::hash<std::string>{}(full));
+  std::string ptx = ptx::generate({ptx::KernelSpec{name, body, rank}}, arch);
+  ++c.stats.generated;
+  void* lib = cuda::load_ptx(ptx, device);
+  ++c.stats.loaded;
+  void* k = cuda::get_kernel(lib, name);
+  c.kernels.emplace(full, k);
+  return k;
+}
+
+}  // namespace
+
+std::string unsupported(const jit::BodySpec& body) { return ptx::unsupported(body); }
+
+std::string body_key(const jit::BodySpec& b) {
+  std::string k = "(";
+  for (DType t : b.params) k += std::string(dtype_name(t)) + ",";
+  k += ")";
+  for (const auto& op : b.ops) {
+    k += fmt::format(" {}(", op.name);
+    for (int v : op.in) k += fmt::format("%{},", v);
+    k += fmt::format("):{}->{};", dtype_name(op.operand), dtype_name(op.result));
+  }
+  k += " yield";
+  for (int y : b.yields) k += fmt::format(" %{}", y);
+  if (b.reduction_yield >= 0) k += fmt::format(" reduce {}{}", b.reduction_yield, b.columns ? " columns" : " rows");
+  return k;
+}
+
+void run(const jit::BodySpec& body, const Launch& l, int device) {
+  const std::string key = body_key(body);
+  const int rank = static_cast<int>(l.dims.size());
+  DUET_CHECK(rank >= 1 && rank <= ptx::kMaxRank, "gpu::run: rank out of range");
+  DUET_CHECK(l.ptrs.size() == body.params.size() + body.yields.size() && l.strides.size() == body.params.size(),
+             "gpu::run: operands do not match the body");
+  int64_t n = 1;
+  for (int64_t d : l.dims) n *= d;
+  if (n == 0) return;
+  void* k = kernel_for(body, key, rank, device);
+  // The parameters in the kernel's order (ptx.h): pointers, n, dims, strides.
+  std::vector<void*> ptrs = l.ptrs;
+  std::vector<int64_t> scalars{n};
+  scalars.insert(scalars.end(), l.dims.begin(), l.dims.end());
+  for (const auto& s : l.strides) scalars.insert(scalars.end(), s.begin(), s.end());
+  std::vector<void*> args;
+  for (void*& p : ptrs) args.push_back(&p);
+  for (int64_t& s : scalars) args.push_back(&s);
+  int64_t units = n;  // threads' work items: elements, or rows, or columns
+  if (body.reduction_yield >= 0) {
+    const int64_t last = l.dims.back();
+    units = body.columns ? last : (last == 0 ? 0 : n / last);
+  }
+  const bool rows = body.reduction_yield >= 0 && !body.columns;
+  const int64_t grid = rows ? std::min(units, kMaxGrid) : std::min((units + kBlock - 1) / kBlock, kMaxGrid);
+  cuda::launch(k, static_cast<unsigned>(std::max<int64_t>(grid, 1)), kBlock, args.data(), 0, device);
+  std::lock_guard<std::mutex> lock(cache().mu);
+  ++cache().stats.launches;
+}
+
+Stats stats() {
+  std::lock_guard<std::mutex> lock(cache().mu);
+  return cache().stats;
+}
+
+namespace {
+
+std::vector<int64_t> contiguous_strides(const Shape& s) {
+  std::vector<int64_t> st(static_cast<size_t>(s.rank()));
+  int64_t k = 1;
+  for (int d = s.rank() - 1; d >= 0; --d) {
+    st[static_cast<size_t>(d)] = k;
+    k *= s.dim(d);
+  }
+  return st;
+}
+
+}  // namespace
+
+std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
+  std::vector<int64_t> own = contiguous_strides(in), st(static_cast<size_t>(std::max(out.rank(), 1)), 0);
+  const int shift = out.rank() - in.rank();
+  for (int d = 0; d < out.rank(); ++d) {
+    int i = d - shift;
+    if (i >= 0 && !(in.dim(i) == 1 && out.dim(d) != 1)) st[static_cast<size_t>(d)] = own[static_cast<size_t>(i)];
+  }
+  return st;
+}
+
+namespace {
+
+std::vector<int64_t> space_of(const Shape& s) {
+  std::vector<int64_t> dims(s.begin(), s.end());
+  if (dims.empty()) dims.push_back(1);
+  return dims;
+}
+
+
+// One elementwise op over its broadcast operands.
+void elementwise_kernel(KernelContext& ctx) {
+  const Shape& out = *ctx.out(0).shape;
+  if (out.rank() > ptx::kMaxRank) return cuda::host_fallback(ctx);
+  jit::BodySpec body;
+  jit::BodySpec::Op op;
+  op.scalar = ctx.op.scalar_op();
+  op.name = ctx.op.name();
+  for (int i = 0; i < ctx.num_inputs; ++i) {
+    body.params.push_back(ctx.in(i).dtype);
+    op.in.push_back(i);
+  }
+  op.operand = ctx.in(op.scalar == ScalarOp::where ? 1 : 0).dtype;
+  op.result = ctx.out(0).dtype;
+  body.ops.push_back(op);
+  body.yields = {ctx.num_inputs};
+  if (!unsupported(body).empty()) return cuda::host_fallback(ctx);
+  Launch l;
+  l.dims = space_of(out);
+  for (int i = 0; i < ctx.num_inputs; ++i) {
+    l.ptrs.push_back(ctx.in(i).data);
+    l.strides.push_back(broadcast_strides(*ctx.in(i).shape, out));
+  }
+  l.ptrs.push_back(ctx.out(0).data);
+  run(body, l, ctx.device.index);
+}
+
+// A body that yields its one parameter: a strided copy.
+void copy(KernelContext& ctx, std::vector<int64_t> strides) {
+  const Shape& out = *ctx.out(0).shape;
+  if (out.rank() > ptx::kMaxRank) return cuda::host_fallback(ctx);
+  jit::BodySpec body;
+  body.params = {ctx.in(0).dtype};
+  body.yields = {0};
+  Launch l;
+  l.dims = space_of(out);
+  l.ptrs = {ctx.in(0).data, ctx.out(0).data};
+  if (strides.empty()) strides.push_back(0);  // rank 0: one element
+  l.strides = {std::move(strides)};
+  run(body, l, ctx.device.index);
+}
+
+void broadcast_kernel(KernelContext& ctx) { copy(ctx, broadcast_strides(*ctx.in(0).shape, *ctx.out(0).shape)); }
+
+void transpose_kernel(KernelContext& ctx) {
+  const Shape& in = *ctx.in(0).shape;
+  const std::vector<int64_t>& perm = ctx.attrs.get_ints("perm");
+  std::vector<int64_t> own = contiguous_strides(in), st;
+  for (int64_t p : perm) st.push_back(own[static_cast<size_t>(p < 0 ? p + in.rank() : p)]);
+  copy(ctx, st);
+}
+
+// sum, mean, max, min: runs of adjacent reduced axes, last run first.
+void reduce_kernel(KernelContext& ctx) {
+  const DType dt = ctx.in(0).dtype;
+  const std::string& name = ctx.op.name();
+  const Shape& in = *ctx.in(0).shape;
+  if (dt == DType::b8 || (name == "mean" && !is_floating(dt)) || in.rank() > ptx::kMaxRank)
+    return cuda::host_fallback(ctx);
+  std::vector<int> axes = reduction_axes(ctx.attrs.get_ints("axes"), in.rank());
+  std::vector<int64_t> dims(in.begin(), in.end());
+  std::vector<bool> reduced(dims.size(), false);
+  for (int a : axes) {
+    if (dims[static_cast<size_t>(a)] == 0) return cuda::host_fallback(ctx);  // an empty reduction: the CPU's identity
+    reduced[static_cast<size_t>(a)] = true;
+  }
+  const int dev = ctx.device.index;
+  const size_t esize = dtype_size(ctx.out(0).dtype);
+  const void* src = ctx.in(0).data;
+  Storage* held = nullptr;  // the previous run's result, when it was not the last
+  bool any = false;
+  int d = static_cast<int>(dims.size()) - 1;
+  while (d >= 0) {
+    if (!reduced[static_cast<size_t>(d)]) { --d; continue; }
+    const int end = d;
+    while (d >= 0 && reduced[static_cast<size_t>(d)]) --d;
+    const int begin = d + 1;
+    int64_t outer = 1, r = 1, inner = 1;
+    for (int i = 0; i < begin; ++i) outer *= dims[static_cast<size_t>(i)];
+    for (int i = begin; i <= end; ++i) r *= dims[static_cast<size_t>(i)];
+    for (size_t i = static_cast<size_t>(end) + 1; i < dims.size(); ++i) inner *= dims[i];
+    bool last = true;
+    for (int i = 0; i < begin; ++i) last = last && !reduced[static_cast<size_t>(i)];
+    Storage* next = last ? nullptr : Storage::allocate(static_cast<size_t>(outer * inner) * esize, ctx.device);
+    jit::BodySpec body;
+    body.params = {dt};
+    body.ops.push_back(jit::BodySpec::Op{ScalarOp::none, name, {0}, dt, ctx.out(0).dtype});
+    body.yields = {1};
+    body.reduction_yield = 0;
+    Launch l;
+    l.dims = {outer, inner, r};
+    l.ptrs = {const_cast<void*>(src), next ? next->data() : ctx.out(0).data};
+    l.strides = {{r * inner, 1, inner}};
+    run(body, l, dev);
+    if (held) held->release();  // queued before anything that reuses it (NOTE [One stream per device])
+    held = next;
+    src = next ? next->data() : nullptr;
+    any = true;
+    for (int i = begin; i <= end; ++i) dims[static_cast<size_t>(i)] = 1;
+  }
+  if (held) held->release();
+  if (!any) cuda::copy_on_device(ctx.out(0).data, ctx.in(0).data, static_cast<size_t>(ctx.out(0).numel()) * esize, dev);
+}
+
+const bool g_registered = [] {
+  if (!cuda::built_with_cuda()) return false;
+  for (const OpDef* op : OpRegistry::get().all())
+    if (op->scalar_op() != ScalarOp::none) register_kernel(*op, Device::Type::cuda, elementwise_kernel);
+  for (const char* name : {"sum", "mean", "max", "min"}) register_kernel(name, Device::Type::cuda, reduce_kernel);
+  register_kernel("transpose", Device::Type::cuda, transpose_kernel);
+  register_kernel("broadcast_to", Device::Type::cuda, broadcast_kernel);
+  register_kernel("broadcast_like", Device::Type::cuda, broadcast_kernel);
+  return true;
+}();
+
+}  // namespace
+
+}  // namespace duet::codegen::gpu
