@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <duet/runtime/device.h>
 #include <duet/runtime/ops.h>
 
 namespace duet {
@@ -136,14 +137,17 @@ void restore_checkpoint(const std::string& path, const std::vector<Variable>& va
       size_t want = static_cast<size_t>(s.numel()) * dtype_size(dtype);
       if (offsets[1] - offsets[0] != want)
         throw damaged(fmt::format("entry '{}' holds {} bytes, its shape needs {}", names[i], offsets[1] - offsets[0], want));
-      Tensor t = zeros(s, dtype);
+      Tensor t = [&] {
+        DeviceScope on_host(Device::cpu());  // filled here, then moved to the variable's device
+        return zeros(s, dtype);
+      }();
       if (want) std::memcpy(const_cast<void*>(t.data_ptr()), bytes.data() + data_begin + offsets[0], want);
       loaded.push_back(t);
     } catch (const nlohmann::json::exception& ex) {
       throw damaged(fmt::format("entry '{}' is malformed ({})", names[i], ex.what()));
     }
   }
-  for (size_t i = 0; i < variables.size(); ++i) variables[i].assign(loaded[i]);
+  for (size_t i = 0; i < variables.size(); ++i) variables[i].assign(loaded[i].to(variables[i].device()));
 }
 
 }  // namespace duet

@@ -326,9 +326,12 @@ std::string libdevice_path() {
 
 std::string unsupported(const jit::BodySpec& body) {
   if (body.normalizes) return "a softmax row (not generated for GPUs yet)";
-  for (const jit::BodySpec::Op& op : body.ops)
+  for (const jit::BodySpec::Op& op : body.ops) {
+    // As on the CPU (kernels.cpp): pow by squaring is a loop, left to the eager kernel.
+    if (op.scalar == ScalarOp::pow && !is_floating(op.operand)) return "pow on integers";
     if (calls_library(op) && libdevice_path().empty())
       return op.name + " in " + std::string(dtype_name(op.operand)) + " needs CUDA's libdevice, which was not found";
+  }
   return "";
 }
 

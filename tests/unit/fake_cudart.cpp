@@ -79,6 +79,7 @@ struct State {
   std::map<const void*, std::unique_ptr<int>> streams;  // each holds its device
   std::map<const void*, std::unique_ptr<Library>> libraries;
   std::map<const void*, Kernel*> kernels;  // of the loaded libraries
+  std::vector<std::string> ptx;  // every PTX text loaded, in order (never forgotten)
   duet_fake_counters_t counters{};
   std::optional<duet_fake_launch_t> last;  // launch since the last reset
 };
@@ -318,6 +319,7 @@ FAKE_EXPORT cudaError_t CUDARTAPI cudaLibraryLoadData(cudaLibrary_t* library, co
   if (target == std::string::npos || std::atoi(&ptx[target + 3]) > S.sm) return fail(cudaErrorInvalidPtx);
   std::lock_guard lock(S.mu);
   *library = reinterpret_cast<cudaLibrary_t>(lib.get());
+  S.ptx.push_back(ptx);
   S.libraries[lib.get()] = std::move(lib);
   ++S.counters.libraries_loaded;
   return cudaSuccess;
@@ -387,6 +389,14 @@ FAKE_EXPORT int duet_fake_last_launch(duet_fake_launch_t* out) {
   std::lock_guard lock(S.mu);
   if (S.last) *out = *S.last;
   return S.last ? 1 : 0;
+}
+FAKE_EXPORT int duet_fake_ptx_count(void) {
+  std::lock_guard lock(S.mu);
+  return static_cast<int>(S.ptx.size());
+}
+FAKE_EXPORT const char* duet_fake_ptx(int i) {
+  std::lock_guard lock(S.mu);
+  return i >= 0 && i < static_cast<int>(S.ptx.size()) ? S.ptx[static_cast<size_t>(i)].c_str() : nullptr;
 }
 FAKE_EXPORT void duet_fake_reset_counters(void) {
   std::lock_guard lock(S.mu);

@@ -63,12 +63,18 @@ void duet_fake_counters(duet_fake_counters_t* out);
 // Fills *out and returns 1, or returns 0 when nothing was launched since the
 // last reset.
 int duet_fake_last_launch(duet_fake_launch_t* out);
+// How many PTX texts cudaLibraryLoadData took since the library was loaded,
+// and the i-th of them (nullptr past the end); never reset.
+int duet_fake_ptx_count(void);
+const char* duet_fake_ptx(int i);
 // Zeroes the counts (not live_*) and forgets the last launch.
 void duet_fake_reset_counters(void);
 
 typedef void (*duet_fake_counters_fn)(duet_fake_counters_t*);
 typedef int (*duet_fake_last_launch_fn)(duet_fake_launch_t*);
 typedef void (*duet_fake_reset_counters_fn)(void);
+typedef int (*duet_fake_ptx_count_fn)(void);
+typedef const char* (*duet_fake_ptx_fn)(int);
 
 #ifdef __cplusplus
 }

@@ -16,8 +16,10 @@
 #include <duet/backends/cuda/runtime.h>
 #include <duet/codegen/gpu_kernels.h>
 #include <duet/duet.h>
+#include <duet/runtime/dispatch.h>
 
 #include "fake_cudart.h"
+#include "test_ptx.h"
 #include "test_support.h"
 
 using namespace duet;
@@ -29,6 +31,8 @@ struct Fake {
   duet_fake_counters_fn counters_fn = nullptr;
   duet_fake_last_launch_fn last_launch_fn = nullptr;
   duet_fake_reset_counters_fn reset_fn = nullptr;
+  duet_fake_ptx_count_fn ptx_count = nullptr;
+  duet_fake_ptx_fn ptx = nullptr;
 
   Fake() {
     const std::string path = cuda::runtime_path();
@@ -39,6 +43,10 @@ struct Fake {
     counters_fn = reinterpret_cast<duet_fake_counters_fn>(dlsym(lib, "duet_fake_counters"));
     last_launch_fn = reinterpret_cast<duet_fake_last_launch_fn>(dlsym(lib, "duet_fake_last_launch"));
     reset_fn = reinterpret_cast<duet_fake_reset_counters_fn>(dlsym(lib, "duet_fake_reset_counters"));
+    ptx_count = reinterpret_cast<duet_fake_ptx_count_fn>(dlsym(lib, "duet_fake_ptx_count"));
+    ptx = reinterpret_cast<duet_fake_ptx_fn>(dlsym(lib, "duet_fake_ptx"));
+    REQUIRE(ptx_count != nullptr);
+    REQUIRE(ptx != nullptr);
     REQUIRE(counters_fn != nullptr);
     REQUIRE(last_launch_fn != nullptr);
     REQUIRE(reset_fn != nullptr);
@@ -287,4 +295,57 @@ TEST_CASE("fake cuda: a traced call queues its steps without waiting for the dev
   fake.reset_fn();
   (void)g(x);
   CHECK(fake.counters().memcpys[DUET_FAKE_DEVICE_TO_HOST] == 1);
+}
+
+TEST_CASE("fake cuda: every kernel duet loads for eager ops and traced fusions assembles with ptxas",
+          "[.fake_cuda]") {
+  // The PTX as loaded (the stand-in keeps each text): every elementwise op
+  // in every dtype it takes, over broadcast operands; cast between all
+  // dtypes; reductions over rows, inner and outer runs in each dtype;
+  // transposes and broadcasts (bodies with no op); and the fusions of a
+  // traced function.
+  Fake fake;
+  const int before = fake.ptx_count();
+  const std::vector<DType> dtypes{DType::b8, DType::i32, DType::i64, DType::f32, DType::f64};
+  int ran = 0;
+  for (const OpDef* op : OpRegistry::get().all()) {
+    if (op->scalar_op() == ScalarOp::none || op->scalar_op() == ScalarOp::where || op->name() == "cast") continue;
+    for (DType dt : dtypes) {
+      Tensor a = cast(randn({4, 5}, 1), dt).to(kGpu), b = cast(randn({5}, 2), dt).to(kGpu);
+      std::vector<const Tensor*> in{&a, &b};
+      in.resize(static_cast<size_t>(op->num_operands()));
+      try {
+        (void)dispatch(*op, in.data(), static_cast<int>(in.size()), Attrs{}, SrcLoc());
+        ++ran;
+      } catch (const DTypeError&) {  // a dtype the op does not take
+      }
+    }
+  }
+  CHECK(ran > 60);
+  for (DType from : dtypes)
+    for (DType to : dtypes) (void)cast(cast(randn({3, 2}, 3), from).to(kGpu), to);
+  Tensor c = tensor({true, false}).to(kGpu);
+  (void)where(c, randn({3, 2}, 4).to(kGpu), 1.f);
+  for (DType dt : {DType::i32, DType::i64, DType::f32, DType::f64}) {
+    Tensor x = cast(randn({3, 4, 5}, 5) * 10, dt).to(kGpu);
+    for (Axes axes : {Axes{2}, Axes{0}, Axes{0, 2}, Axes{1, 2}, Axes{}}) {
+      (void)sum(x, axes);
+      (void)max(x, axes, true);
+      (void)min(x, axes);
+      if (is_floating(dt)) (void)mean(x, axes);
+    }
+    (void)transpose(x, {2, 0, 1});
+    (void)broadcast_to(x, {2, 3, 4, 5});
+  }
+  auto f = function([](const Tensor& x, const Tensor& y) {
+    Tensor h = sigmoid(x * y - 0.5f);
+    return sum(h, {1}) + sum(exp(h), {0}).sum() + max(h);
+  });
+  (void)f(randn({6, 7}, 6).to(kGpu), randn({7}, 7).to(kGpu));
+  const int loaded = fake.ptx_count() - before;
+  CHECK(loaded > 50);
+  int assembled = 0;
+  for (int i = before; i < fake.ptx_count(); ++i)
+    assembled += duet_test::ptxas_accepts_text(fake.ptx(i), "sm_80", "fake_" + std::to_string(i)) ? 1 : 0;
+  CHECK(assembled == loaded);
 }

@@ -25,31 +25,35 @@ using duet_test::TempDir;
 namespace jit = duet::codegen::jit;
 namespace ptx = duet::codegen::ptx;
 
-bool duet_test::ptxas_accepts(const std::vector<ptx::KernelSpec>& kernels, const std::string& tag) {
+bool duet_test::ptxas_accepts_text(const std::string& text, const std::string& sm, const std::string& tag) {
 #ifndef DUET_PTXAS
   WARN("SKIPPED: the PTX checks: CUDA's ptxas was not found when this was built");
   return true;
 #else
+  TempDir dir("ptx_" + tag);
+  std::string file = (dir.path / (sm + ".ptx")).string();
+  std::ofstream(file) << text;
+  std::string cmd = std::string(DUET_PTXAS) + " -arch=" + sm + " " + file + " -o " + file + ".cubin 2>&1";
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  int status = ::pclose(p);
+  INFO(sm << ": " << cmd << "\n" << out.substr(0, 4000));
+  CHECK(status == 0);
+  return status == 0;
+#endif
+}
+
+bool duet_test::ptxas_accepts(const std::vector<ptx::KernelSpec>& kernels, const std::string& tag) {
   bool all = true;
   for (const char* sm : {"sm_80", "sm_90"}) {
     std::string text = ptx::generate(kernels, sm);
     for (const ptx::KernelSpec& k : kernels) CHECK(contains(text, ".entry " + k.name + "("));
-    TempDir dir("ptx_" + tag);
-    std::string file = (dir.path / (std::string(sm) + ".ptx")).string();
-    std::ofstream(file) << text;
-    std::string cmd = std::string(DUET_PTXAS) + " -arch=" + sm + " " + file + " -o " + file + ".cubin 2>&1";
-    std::string out;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    REQUIRE(p);
-    char buf[4096];
-    for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-    int status = ::pclose(p);
-    INFO(sm << ": " << cmd << "\n" << out.substr(0, 4000));
-    CHECK(status == 0);
-    all = all && status == 0;
+    all = ptxas_accepts_text(text, sm, tag) && all;
   }
   return all;
-#endif
 }
 
 TEST_CASE("GPU kernels: every elementwise op in every dtype it takes assembles with ptxas", "[ptx]") {

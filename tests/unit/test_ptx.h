@@ -12,5 +12,7 @@ namespace duet_test {
 // with ptxas; Catch CHECKs each, and the result says whether all passed.
 // Without ptxas at build time: a visible WARN that the check was skipped.
 bool ptxas_accepts(const std::vector<duet::codegen::ptx::KernelSpec>& kernels, const std::string& tag);
+// The same for one PTX text, for `sm` only.
+bool ptxas_accepts_text(const std::string& ptx, const std::string& sm, const std::string& tag);
 
 }  // namespace duet_test
