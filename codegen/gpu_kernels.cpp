@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -52,6 +53,11 @@ Cache& cache() {
   return *c;
 }
 
+// The architecture PTX is generated for: the device's, or the newest LLVM 16
+// knows (sm_90, PTX ISA 7.8) for a newer device, whose driver compiles that
+// PTX forward.
+std::string target_arch(int device) { return "sm_" + std::to_string(std::min(cuda::compute_capability(device), 90)); }
+
 void* kernel_for(const jit::BodySpec& body, const std::string& key, int rank, int device) {
   const std::string arch = cuda::arch_name(device);
   const std::string full = fmt::format("{}|rank {}|{}|cuda:{}", key, rank, arch, device);
@@ -60,13 +66,19 @@ void* kernel_for(const jit::BodySpec& body, const std::string& key, int rank, in
   auto it = c.kernels.find(full);
   if (it != c.kernels.end()) return it->second;
   const std::string name = fmt::format("duet_gpu_{:016x}", std::hash<std::string>{}(full));
-  std::string ptx = ptx::generate({ptx::KernelSpec{name, body, rank}}, arch);
+  std::string ptx = ptx::generate({ptx::KernelSpec{name, body, rank}}, target_arch(device));
   ++c.stats.generated;
   void* lib = cuda::load_ptx(ptx, device);
   ++c.stats.loaded;
   void* k = cuda::get_kernel(lib, name);
   c.kernels.emplace(full, k);
   return k;
+}
+
+int64_t rows_of(const std::vector<int64_t>& dims) {
+  int64_t r = 1;
+  for (size_t d = 0; d + 1 < dims.size(); ++d) r *= dims[d];
+  return r;
 }
 
 }  // namespace
@@ -96,7 +108,14 @@ void run(const jit::BodySpec& body, const Launch& l, int device) {
              "gpu::run: operands do not match the body");
   int64_t n = 1;
   for (int64_t d : l.dims) n *= d;
-  if (n == 0) return;
+  // The threads' work items: elements, rows or columns. A reduction over an
+  // empty axis still writes its identity (as on the CPU), so it launches
+  // while it has rows or columns.
+  int64_t units = n;
+  const bool rows = body.reduction_yield >= 0 && !body.columns;
+  if (rows) units = n == 0 ? rows_of(l.dims) : n / l.dims.back();
+  if (body.reduction_yield >= 0 && body.columns) units = l.dims.back();
+  if (units == 0) return;
   void* k = kernel_for(body, key, rank, device);
   // The parameters in the kernel's order (ptx.h): pointers, n, dims, strides.
   std::vector<void*> ptrs = l.ptrs;
@@ -106,12 +125,6 @@ void run(const jit::BodySpec& body, const Launch& l, int device) {
   std::vector<void*> args;
   for (void*& p : ptrs) args.push_back(&p);
   for (int64_t& s : scalars) args.push_back(&s);
-  int64_t units = n;  // threads' work items: elements, or rows, or columns
-  if (body.reduction_yield >= 0) {
-    const int64_t last = l.dims.back();
-    units = body.columns ? last : (last == 0 ? 0 : n / last);
-  }
-  const bool rows = body.reduction_yield >= 0 && !body.columns;
   const int64_t grid = rows ? std::min(units, kMaxGrid) : std::min((units + kBlock - 1) / kBlock, kMaxGrid);
   cuda::launch(k, static_cast<unsigned>(std::max<int64_t>(grid, 1)), kBlock, args.data(), 0, device);
   std::lock_guard<std::mutex> lock(cache().mu);
@@ -225,7 +238,14 @@ void reduce_kernel(KernelContext& ctx) {
   const int dev = ctx.device.index;
   const size_t esize = dtype_size(ctx.out(0).dtype);
   const void* src = ctx.in(0).data;
-  Storage* held = nullptr;  // the previous run's result, when it was not the last
+  struct Held {  // the previous run's result, when it was not the last
+    Storage* s = nullptr;
+    void reset(Storage* next) {
+      if (s) s->release();  // queued before anything that reuses it (NOTE [One stream per device])
+      s = next;
+    }
+    ~Held() { reset(nullptr); }
+  } held;
   bool any = false;
   int d = static_cast<int>(dims.size()) - 1;
   while (d >= 0) {
@@ -239,7 +259,8 @@ void reduce_kernel(KernelContext& ctx) {
     for (size_t i = static_cast<size_t>(end) + 1; i < dims.size(); ++i) inner *= dims[i];
     bool last = true;
     for (int i = 0; i < begin; ++i) last = last && !reduced[static_cast<size_t>(i)];
-    Storage* next = last ? nullptr : Storage::allocate(static_cast<size_t>(outer * inner) * esize, ctx.device);
+    Held next;
+    if (!last) next.reset(Storage::allocate(static_cast<size_t>(outer * inner) * esize, ctx.device));
     jit::BodySpec body;
     body.params = {dt};
     body.ops.push_back(jit::BodySpec::Op{ScalarOp::none, name, {0}, dt, ctx.out(0).dtype});
@@ -247,16 +268,14 @@ void reduce_kernel(KernelContext& ctx) {
     body.reduction_yield = 0;
     Launch l;
     l.dims = {outer, inner, r};
-    l.ptrs = {const_cast<void*>(src), next ? next->data() : ctx.out(0).data};
+    l.ptrs = {const_cast<void*>(src), next.s ? next.s->data() : ctx.out(0).data};
     l.strides = {{r * inner, 1, inner}};
     run(body, l, dev);
-    if (held) held->release();  // queued before anything that reuses it (NOTE [One stream per device])
-    held = next;
-    src = next ? next->data() : nullptr;
+    held.reset(std::exchange(next.s, nullptr));
+    src = held.s ? held.s->data() : nullptr;
     any = true;
     for (int i = begin; i <= end; ++i) dims[static_cast<size_t>(i)] = 1;
   }
-  if (held) held->release();
   if (!any) cuda::copy_on_device(ctx.out(0).data, ctx.in(0).data, static_cast<size_t>(ctx.out(0).numel()) * esize, dev);
 }
 

@@ -64,6 +64,7 @@
 #include <duet/codegen/compiled_fusion.h>
 #include <duet/codegen/gpu_kernels.h>
 #include <duet/codegen/llvm/kernels.h>
+#include <duet/codegen/llvm/ptx.h>
 #include <duet/graph/ops/infer_util.h>
 #include <duet/graph/printer.h>
 
@@ -128,6 +129,14 @@ std::atomic<bool>& jit_switch() {
 
 size_t bytes_of(const TensorType& t) { return static_cast<size_t>(t.shape.numel()) * dtype_size(t.dtype); }
 
+// The rank of a fusion's iteration space: its widest operand or result.
+int space_rank(const Node& n) {
+  int r = 0;
+  for (const Value* v : n.operands()) r = std::max(r, v->type().tensor.shape.rank());
+  for (int i = 0; i < n.num_results(); ++i) r = std::max(r, n.result(i)->type().tensor.shape.rank());
+  return r;
+}
+
 }  // namespace
 
 bool jit_enabled() { return jit_switch().load(); }
@@ -188,7 +197,7 @@ void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps, bo
       const DenseData& d = *n.attrs().get_dense("value").data;
       Storage* s = Storage::allocate(d.bytes.size(), device);
       if (device.is_cpu() && !d.bytes.empty()) std::memcpy(s->data(), d.bytes.data(), d.bytes.size());
-      else cuda::copy_to_device(s->data(), d.bytes.data(), d.bytes.size(), device.index);
+      else if (!device.is_cpu()) cuda::copy_to_device(s->data(), d.bytes.data(), d.bytes.size(), device.index);
       constant_storage.push_back(s);
       constant_slot.push_back(new_slot(n.result()));
       continue;
@@ -220,8 +229,8 @@ void Program::Impl::lower_graph(const Graph& g, std::vector<Step>& out_steps, bo
         std::vector<int>& yields = r == 0 ? step.yields_a : step.yields_b;
         for (const Value* v : region.results()) yields.push_back(slot.at(v));
       }
-    } else if (name == "fusion" && jit && gpu && jit::unsupported(*n.region(0)).empty() &&
-               gpu::unsupported(jit::describe(*n.region(0))).empty()) {
+    } else if (name == "fusion" && jit && gpu && space_rank(n) <= ptx::kMaxRank &&
+               jit::unsupported(*n.region(0)).empty() && gpu::unsupported(jit::describe(*n.region(0))).empty()) {
       // One generated GPU kernel (NOTE [Programs on a GPU]).
       step.kind = Step::Kind::gpu;
       step.body = std::make_shared<const jit::BodySpec>(jit::describe(*n.region(0)));
@@ -647,9 +656,10 @@ void list_steps(const std::vector<Step>& steps, int depth, int& counter, std::st
     if (int64_t runs = *st.profile_runs) time = fmt::format(" [{:.2f} us avg over {} runs]", *st.profile_ns / 1e3 / runs, runs);
     s += fmt::format("{}step {}: {} {}{}  // {}\n", pad, counter++, kind, st.op ? st.op->name() : "", time, line);
     if (st.kind == Step::Kind::fusion) list_steps(st.a, depth + 1, counter, s);
-    if (st.kind == Step::Kind::compiled) {
+    if (st.kind == Step::Kind::compiled || st.kind == Step::Kind::gpu) {
       // The body the kernel computes per element, then the kernel itself for
-      // contiguous inputs (broadcast inputs get a variant that reads one element).
+      // contiguous inputs (broadcast inputs get a variant that reads one
+      // element); a GPU kernel's PTX depends on the device: its cache key.
       const jit::BodySpec& b = *st.body;
       const size_t np = b.params.size();
       std::string body;
@@ -660,6 +670,10 @@ void list_steps(const std::vector<Step>& steps, int depth, int& counter, std::st
       }
       s += fmt::format("{}  body (%0..%{} are the inputs):\n{}{}    yield", pad, np - 1, body, pad);
       for (int y : b.yields) s += fmt::format(" %{}", y);
+      if (st.kind == Step::Kind::gpu) {
+        s += fmt::format("\n{}  GPU kernel: {}\n", pad, gpu::body_key(b));
+        continue;
+      }
       std::vector<bool> contiguous(np, false);
       s += fmt::format("\n{}  kernel, LLVM IR after O3:\n", pad) + jit::kernel_llvm_ir(b, contiguous);
       s += fmt::format("{}  kernel, {} assembly:\n", pad, jit::host_description().substr(0, jit::host_description().find(' '))) +

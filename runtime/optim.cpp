@@ -44,7 +44,11 @@ void Optimizer::apply_gradients(const std::vector<Tensor>& grads, const std::vec
   if (grads.size() != variables.size())
     throw Error(format_error("apply_gradients",
                              fmt::format("{} gradients for {} variables", grads.size(), variables.size()), loc));
-  begin_step(loc);
+  {
+    // Per-step state (Adam's counter) lives with the variables.
+    DeviceScope on(variables.empty() ? current_device() : variables[0].device(), loc);
+    begin_step(loc);
+  }
   for (size_t i = 0; i < grads.size(); ++i) {
     if (!grads[i].defined()) continue;
     if (!(grads[i].shape() == variables[i].shape()))

@@ -208,9 +208,9 @@ Tensor Tensor::to(Device device, Loc loc) const {
   if (!defined()) throw Error(format_error("to", "the tensor is undefined", loc));
   if (device == this->device()) return *this;
   detail::check_device(device, "to", loc);
-  if (!impl_->storage || current_recorder())
-    throw TraceError(format_error("to", "cannot move a value between devices while tracing: move the arguments "
-                                        "before the call", loc));
+  if (!impl_->storage)
+    throw TraceError(format_error("to", "cannot move a traced value between devices: move the arguments before the "
+                                        "call", loc));
   const Device from = this->device();
   const size_t bytes = static_cast<size_t>(numel()) * dtype_size(dtype());
   Tensor out;

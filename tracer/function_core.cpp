@@ -87,7 +87,8 @@ std::string key_of(const std::vector<ArgSpec>& spec) {
     k += kind_name(s.kind);
     k += ':';
     k += spec_text(s);
-    if (s.kind == ArgValue::Kind::tensor || s.kind == ArgValue::Kind::tensor_list) k += "@" + s.device.str();
+    if (s.kind == ArgValue::Kind::tensor || s.kind == ArgValue::Kind::tensor_list || s.kind == ArgValue::Kind::variable)
+      k += "@" + s.device.str();
     k += '|';
   }
   return k;

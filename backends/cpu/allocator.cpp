@@ -177,7 +177,13 @@ static_assert(sizeof(Storage) <= kHeader);
 Storage* Storage::allocate(size_t bytes, Device device) {
   if (device.type == Device::Type::cuda) {  // the header on the host, the data on the device
     cuda::Block b = cuda::device_alloc(bytes, device.index);
-    Storage* s = borrow(b.ptr, bytes, device);
+    Storage* s = nullptr;
+    try {
+      s = borrow(b.ptr, bytes, device);
+    } catch (...) {
+      cuda::device_free(b);
+      throw;
+    }
     s->owned_ = true;
     s->device_bytes_ = b.bytes;
     return s;

@@ -211,7 +211,9 @@ class KernelBuilder {
   // stride over the row, then a tree over shared memory.
   void rows() {
     llvm::Value* row_len = dim(k_.rank - 1);
-    llvm::Value* count = b_.CreateSelect(b_.CreateICmpEQ(row_len, b_.getInt64(0)), b_.getInt64(0), b_.CreateUDiv(n(), row_len));
+    // The rows: every dim but the last (an empty row still stores its identity, as on the CPU).
+    llvm::Value* count = b_.getInt64(1);
+    for (int d = 0; d + 1 < k_.rank; ++d) count = b_.CreateMul(count, dim(d));
     llvm::Value* tid = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x);
     llvm::Value* block = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x);
     auto* shared_type = llvm::ArrayType::get(acc_type(), kReduceBlock);

@@ -1,5 +1,6 @@
 // Public reductions and normalizations: sum, mean, max, min, argmax,
 // softmax, log_softmax, one_hot.
+#include <duet/runtime/device.h>
 #include <duet/runtime/dispatch.h>
 #include <duet/graph/ops/infer_util.h>
 #include <duet/runtime/gradient.h>
@@ -73,6 +74,7 @@ Tensor reduced_count(const GradContext& ctx) {
     if (x.shape().dim(static_cast<int>(a)) < 0) dynamic = true;
     else count *= x.shape().dim(static_cast<int>(a));
   }
+  DeviceScope on(x.device());  // beside the gradient it divides
   if (!dynamic) return scalar(static_cast<double>(count), x.dtype());
   return sum(broadcast_like(scalar(1.0, x.dtype()), x), reduced_axes(ctx), /*keepdims=*/true);
 }

@@ -137,6 +137,7 @@ DUET_GRAD(slice) {                                                            //
 DUET_GRAD(gather) {                                                           // scattered back, summed
   const Tensor& x = ctx.in(0);
   int64_t axis = ctx.attrs.get_int("axis");
+  DeviceScope on(x.device());
   return {scatter_add(broadcast_like(scalar(0.0, x.dtype()), x), ctx.in(1), ctx.grad(), axis), Tensor()};
 }
 DUET_GRAD(scatter_add) {                                                      // base: g; updates: gathered g

@@ -182,3 +182,11 @@ TEST_CASE("cuDNN descriptors agree with duet's conv2d and max_pool2d shapes", "[
     CHECK(cuda::cudnn_max_pool2d_output(t, xs, kernel, pstride) == max_pool2d(zeros(xs, t), kernel, pstride).shape());
   }
 }
+
+TEST_CASE("cuda: a CPU trace with an empty constant runs in any build", "[cuda]") {
+  // Constants are copied to the Program's device; an empty one on the CPU
+  // must not reach the CUDA runtime (which a build without CUDA lacks).
+  auto f = function([](const Tensor& x) { return concat({x, zeros({0})}, 0); });
+  Tensor x = randn({3}, 1);
+  CHECK(f(x).to_vector<float>() == x.to_vector<float>());
+}

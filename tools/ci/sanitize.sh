@@ -2,6 +2,7 @@
 # Sanitizer builds of duet (issue 11; docs/reliability.md).
 #   tools/ci/sanitize.sh asan   AddressSanitizer + UndefinedBehaviorSanitizer
 #                               (build-asan/): every unit test, leak checks on,
+#                               the CUDA plumbing on the stand-in runtime,
 #                               100 duet-difftest programs, and duet-dump's
 #                               end-to-end test with its bad inputs. .ci/run
 #                               runs this after the tests.
@@ -28,6 +29,11 @@ case "$kind" in
     # checks it).
     echo "==> unit tests under ASan+UBSan (all but [soak])"
     "$dir/tests/duet_tests" "~[soak]~[.]"
+    if [ -f "$dir/tests/libduet_fake_cudart.so" ]; then
+      echo "==> the CUDA backend on the stand-in CUDA runtime under ASan+UBSan"
+      DUET_CUDART="$PWD/$dir/tests/libduet_fake_cudart.so" DUET_FAKE_CUDA_MEMORY_MB=256 \
+        "$dir/tests/duet_tests" "[fake_cuda]" --warn NoTests
+    fi
     echo "==> 100 duet-difftest programs under ASan+UBSan"
     "$dir/tools/duet-difftest/duet-difftest" --count 100 --seed 1000001
     echo "==> duet-dump end to end under ASan+UBSan (bad inputs included)"
