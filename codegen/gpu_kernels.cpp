@@ -16,7 +16,8 @@
 // per run of adjacent reduced axes, last run first, each [outer, r, inner]
 // as a row reduction over a rank-3 space [outer, inner, r]), and of
 // transpose, broadcast_to and broadcast_like (a body that yields its
-// parameter, read through permuted or zero strides) are registered here.
+// parameter, read through permuted or zero strides), and of argmax (two
+// reductions, argmax_kernel) are registered here.
 // What they cannot express runs on the host (NOTE [Ops without a CUDA
 // kernel]): b8 and integer means, reductions over empty axes, rank > 8.
 #include <duet/codegen/gpu_kernels.h>
@@ -279,11 +280,58 @@ void reduce_kernel(KernelContext& ctx) {
   if (!any) cuda::copy_on_device(ctx.out(0).data, ctx.in(0).data, static_cast<size_t>(ctx.out(0).numel()) * esize, dev);
 }
 
+// argmax over one axis from generated kernels: m = the max over the axis,
+// then the min over the axis of where(x == m or x != x, j, n), j the index
+// along the axis: the first maximum, or the first NaN, as the CPU's argmax.
+void argmax_kernel(KernelContext& ctx) {
+  const DType dt = ctx.in(0).dtype;
+  const Shape& in = *ctx.in(0).shape;
+  const int64_t attr = ctx.attrs.get_int("axis");
+  const int axis = static_cast<int>(attr < 0 ? attr + in.rank() : attr);
+  if (dt == DType::b8 || in.rank() > ptx::kMaxRank || in.dim(axis) == 0) return cuda::host_fallback(ctx);
+  int64_t outer = 1, n = in.dim(axis), inner = 1;
+  for (int i = 0; i < axis; ++i) outer *= in.dim(i);
+  for (int i = axis + 1; i < in.rank(); ++i) inner *= in.dim(i);
+  const int dev = ctx.device.index;
+  struct Held {
+    Storage* s;
+    ~Held() { s->release(); }  // after the kernels that use it are queued (NOTE [One stream per device])
+  } m{Storage::allocate(static_cast<size_t>(outer * inner) * dtype_size(dt), ctx.device)},
+      j{Storage::allocate(static_cast<size_t>(n + 1) * sizeof(int64_t), ctx.device)};
+  std::vector<int64_t> iota(static_cast<size_t>(n + 1));  // 0, 1, ..., n - 1, then n
+  for (int64_t k = 0; k <= n; ++k) iota[static_cast<size_t>(k)] = k;
+  cuda::copy_to_device(j.s->data(), iota.data(), iota.size() * sizeof(int64_t), dev);
+  const std::vector<int64_t> dims{outer, inner, n}, x_strides{n * inner, 1, inner};
+  jit::BodySpec max_body;
+  max_body.params = {dt};
+  max_body.ops.push_back(jit::BodySpec::Op{ScalarOp::none, "max", {0}, dt, dt});
+  max_body.yields = {1};
+  max_body.reduction_yield = 0;
+  run(max_body, Launch{{ctx.in(0).data, m.s->data()}, dims, {x_strides}}, dev);
+  auto scalar_op = [](const char* name) { return op_def(name).scalar_op(); };
+  jit::BodySpec first;  // params: x, m, j, n
+  first.params = {dt, dt, DType::i64, DType::i64};
+  first.ops = {{scalar_op("equal"), "equal", {0, 1}, dt, DType::b8},
+               {scalar_op("not_equal"), "not_equal", {0, 0}, dt, DType::b8},
+               {scalar_op("logical_or"), "logical_or", {4, 5}, DType::b8, DType::b8},
+               {ScalarOp::where, "where", {6, 2, 3}, DType::i64, DType::i64},
+               {ScalarOp::none, "min", {7}, DType::i64, DType::i64}};
+  first.yields = {8};
+  first.reduction_yield = 0;
+  char* js = static_cast<char*>(j.s->data());
+  run(first,
+      Launch{{ctx.in(0).data, m.s->data(), js, js + n * static_cast<int64_t>(sizeof(int64_t)), ctx.out(0).data},
+             dims,
+             {x_strides, {inner, 1, 0}, {0, 0, 1}, {0, 0, 0}}},
+      dev);
+}
+
 const bool g_registered = [] {
   if (!cuda::built_with_cuda()) return false;
   for (const OpDef* op : OpRegistry::get().all())
     if (op->scalar_op() != ScalarOp::none) register_kernel(*op, Device::Type::cuda, elementwise_kernel);
   for (const char* name : {"sum", "mean", "max", "min"}) register_kernel(name, Device::Type::cuda, reduce_kernel);
+  register_kernel("argmax", Device::Type::cuda, argmax_kernel);
   register_kernel("transpose", Device::Type::cuda, transpose_kernel);
   register_kernel("broadcast_to", Device::Type::cuda, broadcast_kernel);
   register_kernel("broadcast_like", Device::Type::cuda, broadcast_kernel);
