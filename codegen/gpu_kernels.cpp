@@ -16,8 +16,9 @@
 // per run of adjacent reduced axes, last run first, each [outer, r, inner]
 // as a row reduction over a rank-3 space [outer, inner, r]), and of
 // transpose, broadcast_to and broadcast_like (a body that yields its
-// parameter, read through permuted or zero strides), and of argmax (two
-// reductions, argmax_kernel) are registered here.
+// parameter, read through permuted or zero strides), of argmax (two
+// reductions, argmax_kernel) and of one_hot (a comparison with an index
+// vector) are registered here.
 // What they cannot express runs on the host (NOTE [Ops without a CUDA
 // kernel]): b8 and integer means, reductions over empty axes, rank > 8.
 #include <duet/codegen/gpu_kernels.h>
@@ -280,6 +281,20 @@ void reduce_kernel(KernelContext& ctx) {
   if (!any) cuda::copy_on_device(ctx.out(0).data, ctx.in(0).data, static_cast<size_t>(ctx.out(0).numel()) * esize, dev);
 }
 
+// An index vector 0, 1, ..., n - 1 (then `extra` more) on the device, and
+// its storage's release once the kernels using it are queued.
+struct DeviceIota {
+  Storage* s;
+  DeviceIota(int64_t n, int64_t extra, Device d)
+      : s(Storage::allocate(static_cast<size_t>(n + extra) * sizeof(int64_t), d)) {
+    std::vector<int64_t> iota(static_cast<size_t>(n + extra));
+    for (size_t k = 0; k < iota.size(); ++k) iota[k] = static_cast<int64_t>(k);
+    cuda::copy_to_device(s->data(), iota.data(), iota.size() * sizeof(int64_t), d.index);
+  }
+  ~DeviceIota() { s->release(); }  // NOTE [One stream per device]
+  char* at(int64_t k) const { return static_cast<char*>(s->data()) + k * static_cast<int64_t>(sizeof(int64_t)); }
+};
+
 // argmax over one axis from generated kernels: m = the max over the axis,
 // then the min over the axis of where(x == m or x != x, j, n), j the index
 // along the axis: the first maximum, or the first NaN, as the CPU's argmax.
@@ -296,11 +311,8 @@ void argmax_kernel(KernelContext& ctx) {
   struct Held {
     Storage* s;
     ~Held() { s->release(); }  // after the kernels that use it are queued (NOTE [One stream per device])
-  } m{Storage::allocate(static_cast<size_t>(outer * inner) * dtype_size(dt), ctx.device)},
-      j{Storage::allocate(static_cast<size_t>(n + 1) * sizeof(int64_t), ctx.device)};
-  std::vector<int64_t> iota(static_cast<size_t>(n + 1));  // 0, 1, ..., n - 1, then n
-  for (int64_t k = 0; k <= n; ++k) iota[static_cast<size_t>(k)] = k;
-  cuda::copy_to_device(j.s->data(), iota.data(), iota.size() * sizeof(int64_t), dev);
+  } m{Storage::allocate(static_cast<size_t>(outer * inner) * dtype_size(dt), ctx.device)};
+  DeviceIota j(n, 1, ctx.device);  // 0, 1, ..., n - 1, then n
   const std::vector<int64_t> dims{outer, inner, n}, x_strides{n * inner, 1, inner};
   jit::BodySpec max_body;
   max_body.params = {dt};
@@ -318,12 +330,38 @@ void argmax_kernel(KernelContext& ctx) {
                {ScalarOp::none, "min", {7}, DType::i64, DType::i64}};
   first.yields = {8};
   first.reduction_yield = 0;
-  char* js = static_cast<char*>(j.s->data());
   run(first,
-      Launch{{ctx.in(0).data, m.s->data(), js, js + n * static_cast<int64_t>(sizeof(int64_t)), ctx.out(0).data},
+      Launch{{ctx.in(0).data, m.s->data(), j.at(0), j.at(n), ctx.out(0).data},
              dims,
              {x_strides, {inner, 1, 0}, {0, 0, 1}, {0, 0, 0}}},
       dev);
+}
+
+// one_hot(labels, depth) as a generated kernel over [labels..., depth]:
+// f32(i64(label) == j), so an out-of-range label gives a row of zeros, as on
+// the CPU. Labels are i32 or i64 (one_hot's infer says so).
+void one_hot_kernel(KernelContext& ctx) {
+  const DType lt = ctx.in(0).dtype;
+  const Shape& out = *ctx.out(0).shape;
+  if (out.rank() > ptx::kMaxRank) return cuda::host_fallback(ctx);
+  const int64_t depth = out.dim(out.rank() - 1);
+  DeviceIota j(depth, 0, ctx.device);
+  jit::BodySpec body;  // params: label, j
+  body.params = {lt, DType::i64};
+  int label = 0;
+  if (lt != DType::i64) {
+    body.ops.push_back({ScalarOp::cast, "cast", {0}, lt, DType::i64});
+    label = 2;
+  }
+  const int eq = static_cast<int>(body.params.size() + body.ops.size());
+  body.ops.push_back({op_def("equal").scalar_op(), "equal", {label, 1}, DType::i64, DType::b8});
+  body.ops.push_back({ScalarOp::cast, "cast", {eq}, DType::b8, DType::f32});
+  body.yields = {eq + 1};
+  std::vector<int64_t> label_strides = contiguous_strides(*ctx.in(0).shape), j_strides(static_cast<size_t>(out.rank()), 0);
+  label_strides.push_back(0);
+  j_strides.back() = 1;
+  run(body, Launch{{ctx.in(0).data, j.at(0), ctx.out(0).data}, space_of(out), {label_strides, j_strides}},
+      ctx.device.index);
 }
 
 const bool g_registered = [] {
@@ -332,6 +370,7 @@ const bool g_registered = [] {
     if (op->scalar_op() != ScalarOp::none) register_kernel(*op, Device::Type::cuda, elementwise_kernel);
   for (const char* name : {"sum", "mean", "max", "min"}) register_kernel(name, Device::Type::cuda, reduce_kernel);
   register_kernel("argmax", Device::Type::cuda, argmax_kernel);
+  register_kernel("one_hot", Device::Type::cuda, one_hot_kernel);
   register_kernel("transpose", Device::Type::cuda, transpose_kernel);
   register_kernel("broadcast_to", Device::Type::cuda, broadcast_kernel);
   register_kernel("broadcast_like", Device::Type::cuda, broadcast_kernel);
