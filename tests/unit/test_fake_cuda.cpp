@@ -9,7 +9,9 @@
 #include <dlfcn.h>
 
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <cstring>
+#include <thread>
 
 #include <duet/backends/cuda/allocator.h>
 #include <duet/backends/cuda/host_fallback.h>
@@ -385,4 +387,26 @@ TEST_CASE("fake cuda: a traced reduction over an empty axis still launches to wr
   REQUIRE(duet_test::contains(f.get_concrete_function(x).ir(Stage::lowered), "generated GPU kernel"));
   duet_fake_launch_t l = fake.last_launch();
   CHECK(l.grid[0] == 3);  // one block per row, each storing the sum of nothing
+}
+
+TEST_CASE("fake cuda: threads share the device, its stream, the allocator and the kernel cache", "[.fake_cuda]") {
+  Fake fake;
+  Tensor base = randn({32, 48}, 1);
+  const Tensor expect = concat({slice(base, 0, 4, 20), base}, 0);
+  const cuda::AllocatorStats before = cuda::allocator_stats();
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        Tensor g = base.to(kGpu);
+        Tensor r = concat({slice(g, 0, 4, 20), g}, 0);  // device copies: real values
+        (void)(tanh(g * static_cast<float>(t)) + sum(g, {1}, true));  // generated kernels: launched
+        if (r.cpu().to_vector<float>() != expect.to_vector<float>()) ++wrong;
+      }
+    });
+  for (auto& th : threads) th.join();
+  CHECK(wrong == 0);
+  CHECK(fake.counters().errors == 0);
+  CHECK(cuda::allocator_stats().in_use_bytes == before.in_use_bytes);  // every block came back
 }

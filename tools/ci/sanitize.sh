@@ -9,7 +9,8 @@
 #   tools/ci/sanitize.sh tsan   ThreadSanitizer (build-tsan/, OpenMP off: the
 #                               OpenMP runtime is not TSan-instrumented): the
 #                               concurrency tests (function cache, kernel
-#                               cache and its bounds, variables, threads).
+#                               cache and its bounds, variables, threads,
+#                               CUDA ops from threads on the stand-in runtime).
 #                               Run by hand.
 # Any sanitizer report fails the run (halt_on_error); the exit status says.
 set -euo pipefail
@@ -48,6 +49,11 @@ case "$kind" in
     export DUET_CACHE_DIR="$PWD/$dir/kernel-cache"
     echo "==> concurrency tests under TSan"
     "$dir/tests/duet_tests" "[function],[kernel_cache],[bounds],[codegen],[donation],[threads],[passes],[softmax],[fused_matmul],[saved]"
+    if [ -f "$dir/tests/libduet_fake_cudart.so" ]; then
+      echo "==> the CUDA backend's threads on the stand-in CUDA runtime under TSan"
+      DUET_CUDART="$PWD/$dir/tests/libduet_fake_cudart.so" \
+        "$dir/tests/duet_tests" "fake cuda: threads*" --warn NoTests
+    fi
     ;;
   *)
     echo "usage: $0 asan|tsan" >&2
