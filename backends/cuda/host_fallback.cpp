@@ -9,13 +9,14 @@
 // answer, at the price of a device round trip; docs/cuda.md lists the ops
 // that take it (a test keeps that list honest), so a user knows which ops to
 // keep off a hot GPU path. Views (reshape, expand_dims, squeeze,
-// stop_gradient) alias their operand on any device; concat and slice are
-// row copies on the device.
+// stop_gradient) alias their operand on any device; concat, slice and the
+// rows gather picks are row copies on the device.
 #include <duet/backends/cuda/host_fallback.h>
 
 #include <algorithm>
 #include <vector>
 
+#include <duet/backends/cpu/loops.h>
 #include <duet/backends/cuda/runtime.h>
 #include <duet/graph/error.h>
 
@@ -115,7 +116,27 @@ void slice_kernel(KernelContext& ctx) {
                       static_cast<size_t>(n * inner) * esize, width, static_cast<size_t>(outer), ctx.device.index);
 }
 
+// The indices are read and checked on the host, as the CPU does (an
+// out-of-range index is the op's error): a copy of them and one wait. The
+// rows they pick are device copies, one 2-D copy per index.
+void gather_kernel(KernelContext& ctx) {
+  const KernelTensor& indices = ctx.in(1);
+  const int dev = ctx.device.index;
+  HostCopy host{Storage::allocate(bytes_of(indices), Device::cpu())};
+  copy_to_host(host.storage->data(), indices.data, bytes_of(indices), dev);
+  const cpu::IndexedAxis ax = cpu::indexed_axis(
+      ctx, *ctx.in(0).shape, KernelTensor{host.storage->data(), indices.dtype, indices.shape, host.storage});
+  const size_t row = static_cast<size_t>(ax.inner) * dtype_size(ctx.in(0).dtype);
+  const size_t count = ax.idx.size();
+  if (row == 0 || ax.outer == 0) return;
+  for (size_t i = 0; i < count; ++i)
+    copy_rows_on_device(static_cast<char*>(ctx.out(0).data) + i * row, count * row,
+                        static_cast<const char*>(ctx.in(0).data) + static_cast<size_t>(ax.idx[i]) * row,
+                        static_cast<size_t>(ax.n) * row, row, static_cast<size_t>(ax.outer), dev);
+}
+
 #ifdef DUET_WITH_CUDA
+DUET_REGISTER_KERNEL(gather, cuda, gather_kernel);
 DUET_REGISTER_KERNEL(reshape, cuda, alias_kernel);
 DUET_REGISTER_KERNEL(expand_dims, cuda, alias_kernel);
 DUET_REGISTER_KERNEL(squeeze, cuda, alias_kernel);

@@ -132,15 +132,23 @@ TEST_CASE("fake cuda: views, concat and slice are device copies with the CPU's v
   CHECK(reshape(ga, {60}).data_ptr() == ga.data_ptr());  // a view aliases
 }
 
-TEST_CASE("fake cuda: ops without a CUDA kernel run on the host and give the CPU's answer", "[.fake_cuda]") {
+TEST_CASE("fake cuda: gather and the ops without a CUDA kernel give the CPU's answer", "[.fake_cuda]") {
   Fake fake;
   Tensor x = randn({4, 6}, 3), idx = tensor({2, 0, 5});
   Tensor gx = x.to(kGpu);
-  REQUIRE(cuda::runs_on_host(op_def("gather").id()));
   REQUIRE(cuda::runs_on_host(op_def("scatter_add").id()));
   REQUIRE_FALSE(cuda::runs_on_host(op_def("add").id()));
   REQUIRE_FALSE(cuda::runs_on_host(op_def("matmul").id()));
-  same_values<float>(gather(gx, idx.to(kGpu), 1), gather(x, idx, 1));
+  same_values<float>(gather(gx, idx.to(kGpu), 1), gather(x, idx, 1));  // device row copies
+  same_values<float>(gather(gx, tensor({3, 0, 3}).to(kGpu), 0), gather(x, tensor({3, 0, 3}), 0));
+  same_values<float>(gather(gx, tensor({{1, 3}, {0, 0}}).to(kGpu), 0), gather(x, tensor({{1, 3}, {0, 0}}), 0));
+  try {
+    (void)gather(gx, tensor({1, 9}).to(kGpu), 0);
+    FAIL("an out-of-range index was taken");
+  } catch (const Error& e) {
+    CHECK(duet_test::contains(e.what(), "gather"));
+    CHECK(duet_test::contains(e.what(), "test_fake_cuda.cpp"));
+  }
   same_values<float>(dropout(gx, 0.5, 7), dropout(x, 0.5, 7));
   CHECK(fake.counters().errors == 0);
 }
@@ -155,8 +163,7 @@ TEST_CASE("fake cuda: the op list splits into CUDA kernels and ops that run on t
     if (cuda::runs_on_host(op->id())) on_host.push_back(op->name());
   }
   std::sort(on_host.begin(), on_host.end());
-  CHECK(on_host == std::vector<std::string>{"dropout", "gather", "max_pool2d_backward", "max_pool2d_pick",
-                                            "scatter_add"});
+  CHECK(on_host == std::vector<std::string>{"dropout", "max_pool2d_backward", "max_pool2d_pick", "scatter_add"});
 }
 
 TEST_CASE("fake cuda: the caching allocator serves eager ops without cudaMalloc per op", "[.fake_cuda]") {
