@@ -501,9 +501,9 @@ void copy_slot(Frame& f, int from, int to) {
 // A cond or while predicate, read on the host (on a GPU: waits for the device).
 bool predicate(const Frame& f, int s) {
   if (f.device.is_cpu()) return *static_cast<const bool*>(f.data[s]);
-  bool b = false;
+  uint8_t b = 0;  // a b8 is one byte, 0 or 1
   cuda::copy_to_host(&b, f.data[s], 1, f.device.index);
-  return b;
+  return b != 0;
 }
 
 // A generated GPU kernel over the broadcast of the step's inputs (NOTE [Programs on a GPU]).
