@@ -33,6 +33,7 @@ case "$kind" in
     if [ -f "$dir/tests/libduet_fake_cudart.so" ]; then
       echo "==> the CUDA backend on the stand-in CUDA runtime under ASan+UBSan"
       DUET_CUDART="$PWD/$dir/tests/libduet_fake_cudart.so" DUET_FAKE_CUDA_MEMORY_MB=256 \
+        LSAN_OPTIONS="suppressions=$PWD/tools/ci/lsan-cuda.supp" \
         "$dir/tests/duet_tests" "[fake_cuda]" --warn NoTests
     fi
     echo "==> 100 duet-difftest programs under ASan+UBSan"
