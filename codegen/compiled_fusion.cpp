@@ -12,6 +12,20 @@
 #include <duet/backends/cpu/loops.h>
 
 namespace duet::codegen {
+
+std::vector<int64_t> broadcast_strides(const Shape& s, const Shape& space) {
+  const int rank = space.rank();
+  std::vector<int64_t> st(static_cast<size_t>(rank));
+  int64_t stride = 1;
+  for (int d = rank - 1; d >= 0; --d) {
+    int sd = d - (rank - s.rank());
+    int64_t dim = sd >= 0 ? s.dim(sd) : 1;
+    st[static_cast<size_t>(d)] = dim == 1 ? 0 : stride;
+    stride *= dim;
+  }
+  return st;
+}
+
 namespace {
 
 // Rough work per element, for the parallel split: 1 per op, 20 per transcendental.
@@ -117,20 +131,6 @@ void run_columns(const jit::BodySpec& body, const CompiledRun& run, const std::v
   });
 }
 
-// An input's stride (in elements) along each dim of `space`, 0 where the
-// input is broadcast.
-std::vector<int64_t> broadcast_strides(const Shape& s, const Shape& space) {
-  const int rank = space.rank();
-  std::vector<int64_t> st(static_cast<size_t>(rank));
-  int64_t stride = 1;
-  for (int d = rank - 1; d >= 0; --d) {
-    int sd = d - (rank - s.rank());
-    int64_t dim = sd >= 0 ? s.dim(sd) : 1;
-    st[static_cast<size_t>(d)] = dim == 1 ? 0 : stride;
-    stride *= dim;
-  }
-  return st;
-}
 
 // A row reduction's walk: `dims` and `strides` span the rows (every dim but
 // the last, unmerged), `row` is the last dim's extent; an input is read along

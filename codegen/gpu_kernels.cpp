@@ -34,6 +34,7 @@
 #include <duet/backends/cuda/host_fallback.h>
 #include <duet/backends/cuda/runtime.h>
 #include <duet/backends/storage.h>
+#include <duet/codegen/compiled_fusion.h>
 #include <duet/codegen/llvm/ptx.h>
 #include <duet/graph/error.h>
 #include <duet/graph/ops/infer_util.h>
@@ -152,13 +153,9 @@ std::vector<int64_t> contiguous_strides(const Shape& s) {
 
 }  // namespace
 
-std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
-  std::vector<int64_t> own = contiguous_strides(in), st(static_cast<size_t>(std::max(out.rank(), 1)), 0);
-  const int shift = out.rank() - in.rank();
-  for (int d = 0; d < out.rank(); ++d) {
-    int i = d - shift;
-    if (i >= 0 && !(in.dim(i) == 1 && out.dim(d) != 1)) st[static_cast<size_t>(d)] = own[static_cast<size_t>(i)];
-  }
+std::vector<int64_t> launch_strides(const Shape& in, const Shape& space) {
+  std::vector<int64_t> st = broadcast_strides(in, space);
+  if (st.empty()) st.push_back(0);  // a rank-0 space is one element
   return st;
 }
 
@@ -192,7 +189,7 @@ void elementwise_kernel(KernelContext& ctx) {
   l.dims = space_of(out);
   for (int i = 0; i < ctx.num_inputs; ++i) {
     l.ptrs.push_back(ctx.in(i).data);
-    l.strides.push_back(broadcast_strides(*ctx.in(i).shape, out));
+    l.strides.push_back(launch_strides(*ctx.in(i).shape, out));
   }
   l.ptrs.push_back(ctx.out(0).data);
   run(body, l, ctx.device.index);
@@ -213,7 +210,7 @@ void copy(KernelContext& ctx, std::vector<int64_t> strides) {
   run(body, l, ctx.device.index);
 }
 
-void broadcast_kernel(KernelContext& ctx) { copy(ctx, broadcast_strides(*ctx.in(0).shape, *ctx.out(0).shape)); }
+void broadcast_kernel(KernelContext& ctx) { copy(ctx, launch_strides(*ctx.in(0).shape, *ctx.out(0).shape)); }
 
 void transpose_kernel(KernelContext& ctx) {
   const Shape& in = *ctx.in(0).shape;

@@ -32,9 +32,9 @@ void run(const jit::BodySpec& body, const Launch& launch, int device);
 // The body's ops, operands, dtypes and yields: independent of shapes.
 std::string body_key(const jit::BodySpec& body);
 
-// `in`'s element strides over the dims of `space` (numpy broadcasting: 0
-// where it repeats); one 0 for a rank-0 space.
-std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& space);
+// `in`'s element strides over the dims of `space` (broadcast_strides in
+// compiled_fusion.h), with one 0 for a rank-0 space: a Launch's strides.
+std::vector<int64_t> launch_strides(const Shape& in, const Shape& space);
 
 // Why a fusion body cannot run as a GPU kernel ("" when it can).
 std::string unsupported(const jit::BodySpec& body);

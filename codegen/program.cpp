@@ -520,7 +520,7 @@ void run_gpu(const Step& step, Frame& f) {
   if (l.dims.empty()) l.dims.push_back(1);
   for (int s : step.in) {
     l.ptrs.push_back(f.data[s]);
-    l.strides.push_back(gpu::broadcast_strides(plan.types[s].shape, space));
+    l.strides.push_back(gpu::launch_strides(plan.types[s].shape, space));
   }
   for (int s : step.out) l.ptrs.push_back(f.data[s]);
   gpu::run(*step.body, l, f.device.index);

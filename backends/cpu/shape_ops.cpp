@@ -157,6 +157,11 @@ DUET_REGISTER_KERNEL(reshape, cpu, alias_kernel);
 DUET_REGISTER_KERNEL(expand_dims, cpu, alias_kernel);
 DUET_REGISTER_KERNEL(squeeze, cpu, alias_kernel);
 DUET_REGISTER_KERNEL(stop_gradient, cpu, alias_kernel);
+// A view only aliases its operand's storage: the same kernel on any device.
+DUET_REGISTER_KERNEL(reshape, cuda, alias_kernel);
+DUET_REGISTER_KERNEL(expand_dims, cuda, alias_kernel);
+DUET_REGISTER_KERNEL(squeeze, cuda, alias_kernel);
+DUET_REGISTER_KERNEL(stop_gradient, cuda, alias_kernel);
 DUET_REGISTER_KERNEL(broadcast_to, cpu, broadcast_to_kernel);
 DUET_REGISTER_KERNEL(broadcast_like, cpu, broadcast_to_kernel);  // the output shape is b's
 DUET_REGISTER_KERNEL(transpose, cpu, transpose_kernel);

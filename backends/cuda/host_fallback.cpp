@@ -9,8 +9,9 @@
 // answer, at the price of a device round trip; docs/cuda.md lists the ops
 // that take it (a test keeps that list honest), so a user knows which ops to
 // keep off a hot GPU path. Views (reshape, expand_dims, squeeze,
-// stop_gradient) alias their operand on any device; concat, slice and the
-// rows gather picks are row copies on the device.
+// stop_gradient) alias their operand on any device (cpu/shape_ops.cpp
+// registers them for both); concat, slice and the rows gather picks are row
+// copies on the device.
 #include <duet/backends/cuda/host_fallback.h>
 
 #include <algorithm>
@@ -72,23 +73,12 @@ int axis_attr(const KernelContext& ctx, int rank) {
   return static_cast<int>(a < 0 ? a + rank : a);
 }
 
-int64_t prod(const Shape& s, int from, int to) {
-  int64_t p = 1;
-  for (int i = from; i < to; ++i) p *= s.dim(i);
-  return p;
-}
-
-void alias_kernel(KernelContext& ctx) {
-  ctx.out(0).storage = ctx.in(0).storage;
-  ctx.out(0).data = ctx.in(0).data;
-}
-
 // Each input is `outer` rows of (its axis length x inner) elements, copied
 // side by side into the result's rows.
 void concat_kernel(KernelContext& ctx) {
   const Shape& out = *ctx.out(0).shape;
   int axis = axis_attr(ctx, out.rank());
-  int64_t outer = prod(out, 0, axis), inner = prod(out, axis + 1, out.rank());
+  int64_t outer = cpu::prod(out, 0, axis), inner = cpu::prod(out, axis + 1, out.rank());
   size_t esize = dtype_size(ctx.out(0).dtype);
   size_t out_row = static_cast<size_t>(out.dim(axis) * inner) * esize;
   size_t col = 0;
@@ -108,7 +98,7 @@ void slice_kernel(KernelContext& ctx) {
   if (begin < 0) begin += n;
   begin = std::clamp<int64_t>(begin, 0, n);
   int64_t len = ctx.out(0).shape->dim(axis);
-  int64_t outer = prod(in, 0, axis), inner = prod(in, axis + 1, in.rank());
+  int64_t outer = cpu::prod(in, 0, axis), inner = cpu::prod(in, axis + 1, in.rank());
   size_t esize = dtype_size(ctx.in(0).dtype);
   size_t width = static_cast<size_t>(len * inner) * esize;
   if (width == 0) return;
@@ -137,10 +127,6 @@ void gather_kernel(KernelContext& ctx) {
 
 #ifdef DUET_WITH_CUDA
 DUET_REGISTER_KERNEL(gather, cuda, gather_kernel);
-DUET_REGISTER_KERNEL(reshape, cuda, alias_kernel);
-DUET_REGISTER_KERNEL(expand_dims, cuda, alias_kernel);
-DUET_REGISTER_KERNEL(squeeze, cuda, alias_kernel);
-DUET_REGISTER_KERNEL(stop_gradient, cuda, alias_kernel);
 DUET_REGISTER_KERNEL(concat, cuda, concat_kernel);
 DUET_REGISTER_KERNEL(slice, cuda, slice_kernel);
 #endif
