@@ -9,7 +9,6 @@
 #include <fmt/format.h>
 
 #include <duet/runtime/device.h>
-
 #include <duet/runtime/ops.h>
 #include <duet/runtime/tensor_impl.h>
 
