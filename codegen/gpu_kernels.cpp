@@ -30,6 +30,7 @@
 
 #include <fmt/format.h>
 
+#include <duet/backends/cpu/loops.h>
 #include <duet/backends/cuda/device.h>
 #include <duet/backends/cuda/host_fallback.h>
 #include <duet/backends/cuda/runtime.h>
@@ -335,11 +336,25 @@ void argmax_kernel(KernelContext& ctx) {
 }
 
 // one_hot(labels, depth) as a generated kernel over [labels..., depth]:
-// f32(i64(label) == j), so an out-of-range label gives a row of zeros, as on
-// the CPU. Labels are i32 or i64 (one_hot's infer says so).
+// f32(i64(label) == j). Labels are i32 or i64 (one_hot's infer says so), and
+// are first read on the host and checked as the CPU does (NOTE [Labels are
+// checked] in backends/cpu/reduce.cpp): a copy of them and one wait, like
+// gather's indices.
 void one_hot_kernel(KernelContext& ctx) {
   const DType lt = ctx.in(0).dtype;
   const Shape& out = *ctx.out(0).shape;
+  {
+    const size_t bytes = static_cast<size_t>(ctx.in(0).numel()) * dtype_size(lt);
+    Storage* host = Storage::allocate(bytes, Device::cpu());
+    try {
+      if (bytes) cuda::copy_to_host(host->data(), ctx.in(0).data, bytes, ctx.device.index);
+      cpu::check_labels(ctx, KernelTensor{host->data(), lt, ctx.in(0).shape, host}, out.dim(out.rank() - 1));
+    } catch (...) {
+      host->release();
+      throw;
+    }
+    host->release();
+  }
   if (out.rank() > ptx::kMaxRank) return cuda::host_fallback(ctx);
   const int64_t depth = out.dim(out.rank() - 1);
   DeviceIota j(depth, 0, ctx.device);

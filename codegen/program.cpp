@@ -412,6 +412,9 @@ void Program::Impl::plan_steps(const std::vector<Step>& steps, Plan& plan) const
             }
           }
           plan.types[s] = TensorType{declared[s].tensor.dtype, shape};
+          // Dims resolved at run time: the size check kernel steps get from infer (NOTE [Result sizes]).
+          if (std::string problem = type_size_problem(plan.types[s], /*allow_dynamic=*/false); !problem.empty())
+            throw ShapeError(format_error("fusion", "the result " + problem, step.loc));
           place(s, plan);
         }
         if (step.kind == Step::Kind::gpu) break;
@@ -712,7 +715,12 @@ void Program::run(const std::vector<Buffer>& inputs, std::vector<Buffer>* output
   }
   Storage* arena = nullptr;
   if (plan->arena_bytes > 0) {
-    arena = Storage::allocate(plan->arena_bytes, p.device);
+    try {
+      arena = Storage::allocate(plan->arena_bytes, p.device);
+    } catch (const OutOfMemoryError& e) {  // NOTE [Result sizes]: the caller adds the function and line
+      throw OutOfMemoryError(fmt::format("cannot allocate the call's arena ({} bytes for the intermediates of the "
+                                         "memory plan): {}", plan->arena_bytes, e.what()));
+    }
     guard.held.push_back(arena);
   }
   // The donated input whose buffer slot s (returned) receives, else -1: a
@@ -731,7 +739,12 @@ void Program::run(const std::vector<Buffer>& inputs, std::vector<Buffer>* output
       f.storage[s] = arena;
       f.data[s] = arena ? static_cast<char*>(arena->data()) + plan->offset[s] : nullptr;
     } else if (plan->where[s] == Where::own) {
-      f.storage[s] = Storage::allocate(bytes_of(plan->types[s]), p.device);
+      try {
+        f.storage[s] = Storage::allocate(bytes_of(plan->types[s]), p.device);
+      } catch (const OutOfMemoryError& e) {
+        throw OutOfMemoryError(fmt::format("cannot allocate the result {} ({} bytes): {}", plan->types[s].str(),
+                                           bytes_of(plan->types[s]), e.what()));
+      }
       guard.held.push_back(f.storage[s]);
       f.data[s] = f.storage[s]->data();
     }

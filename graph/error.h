@@ -2,6 +2,12 @@
 // internal invariants. See NOTE [Errors] in docs/errors.md.
 #pragma once
 
+// duet's public headers use C++20 (std::source_location, concepts): say so
+// before the first one fails deep inside.
+#if __cplusplus < 202002L
+#error "duet needs C++20: compile with -std=c++20 (linking duet::duet from find_package(duet) asks for it)"
+#endif
+
 #include <source_location>
 #include <stdexcept>
 #include <string>
@@ -20,6 +26,15 @@ class TraceError : public Error { using Error::Error; };
 class ParseError : public Error { using Error::Error; };
 class IOError : public Error { using Error::Error; };
 class DeviceError : public Error { using Error::Error; };
+// An allocation the host or a device could not satisfy (NOTE [Result sizes]
+// in docs/errors.md): names the op or function, the result type, the bytes
+// and the user's line. A DeviceError, like PyTorch's OutOfMemoryError is a
+// RuntimeError: the device may be the host.
+class OutOfMemoryError : public DeviceError { using DeviceError::DeviceError; };
+// An index or label outside its range, found when the values are read
+// (gather, scatter_add, one_hot, the losses' labels): names the op, the
+// value, its position and the range.
+class IndexError : public Error { using Error::Error; };
 
 // A source position as errors print it: "file.cpp:42" (the file's base name).
 struct SrcLoc {

@@ -168,6 +168,12 @@ void OpDef::run_infer(InferContext& ctx) const {
     ctx.error(fmt::format("expects {} operands, got {}", num_operands_, ctx.num_inputs()));
   DUET_CHECK(infer_ != nullptr, "op " + name_ + " has no infer function");
   infer_(ctx);
+  // NOTE [Result sizes]: every result type of every op, checked once here
+  // before anything is allocated (a user's custom op too).
+  for (int i = 0; i < static_cast<int>(ctx.results.size()); ++i)
+    if (std::string problem = type_size_problem(ctx.results[i], /*allow_dynamic=*/true); !problem.empty())
+      ctx.shape_error(ctx.num_inputs() ? fmt::format("the result {} (operands {})", problem, ctx.operand_types())
+                                       : "the result " + problem);
 }
 
 OpRegistry& OpRegistry::get() {

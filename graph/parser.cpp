@@ -15,10 +15,9 @@
 namespace duet {
 namespace {
 
-// The bytes all dense values of one text may take together, and the bytes
-// of one tensor type, its static dims multiplied (parser.h).
+// The bytes all dense values of one text may take together (parser.h); one
+// tensor type may take kMaxTensorBytes (NOTE [Result sizes]).
 constexpr int64_t kMaxDenseBytes = int64_t(1) << 30;
-constexpr int64_t kMaxTensorBytes = int64_t(1) << 48;
 
 enum class Tok { ident, value, global, integer, real, string, punct, arrow, end };
 

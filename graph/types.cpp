@@ -5,6 +5,7 @@
 
 #include <duet/graph/error.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace duet {
 
@@ -29,10 +30,21 @@ DType promote_types(DType a, DType b) { return a > b ? a : b; }
 std::ostream& operator<<(std::ostream& os, DType t) { return os << dtype_name(t); }
 
 Shape::Shape(std::initializer_list<int64_t> dims) {
-  for (int64_t d : dims) push_back(d);
+  for (int64_t d : dims) push_list_dim(d);
 }
 Shape::Shape(const std::vector<int64_t>& dims) {
-  for (int64_t d : dims) push_back(d);
+  for (int64_t d : dims) push_list_dim(d);
+}
+
+void Shape::push_list_dim(int64_t d) {
+  if (rank_ < kMaxRank) dims_[rank_++] = d;
+  else ++excess_;
+}
+
+std::vector<int64_t> Shape::vec() const {
+  if (excess_)
+    throw ShapeError(fmt::format("shape: rank {} exceeds the maximum rank {}", rank_ + excess_, kMaxRank));
+  return {begin(), end()};
 }
 
 void Shape::push_back(int64_t d) {
@@ -52,9 +64,58 @@ int64_t Shape::numel() const {
   int64_t n = 1;
   for (int i = 0; i < rank_; ++i) {
     if (dims_[i] < 0) return -1;
-    n *= dims_[i];
+    n *= dims_[i];  // cannot overflow for a value's type (NOTE [Result sizes])
   }
   return n;
+}
+
+int64_t checked_numel(const Shape& shape) {
+  int64_t n = 1;
+  bool overflow = false;
+  for (int64_t d : shape) {
+    if (d < 0) return -1;
+    if (d == 0) return 0;  // [0, 2^40, 2^40] is empty, not an overflow
+    overflow |= __builtin_mul_overflow(n, d, &n);
+  }
+  return overflow ? -1 : n;
+}
+
+int64_t checked_bytes(const TensorType& type) {
+  int64_t n = checked_numel(type.shape), bytes = 0;
+  if (n < 0 || __builtin_mul_overflow(n, static_cast<int64_t>(dtype_size(type.dtype)), &bytes) ||
+      bytes > kMaxTensorBytes)
+    return -1;
+  return bytes;
+}
+
+std::string type_size_problem(const TensorType& type, bool allow_dynamic) {
+  bool dynamic = false;
+  for (int i = 0; i < type.shape.rank(); ++i) {
+    int64_t d = type.shape.dim(i);
+    if (d < -1) return fmt::format("{} has a negative dim ({} at axis {})", type.str(), d, i);
+    if (d == -1 && !allow_dynamic)
+      return fmt::format("{} has a dynamic dim (axis {}): a concrete tensor needs every dim", type.str(), i);
+    dynamic |= d == -1;
+  }
+  TensorType known = type;  // with dynamic dims, the static dims alone must fit
+  for (int i = 0; dynamic && i < known.shape.rank(); ++i)
+    if (known.shape.dim(i) < 0) known.shape.at(i) = 1;
+  if (checked_bytes(known) >= 0) return "";
+  int64_t n = checked_numel(known.shape);
+  if (n < 0) return fmt::format("{} has more elements than int64 counts (a tensor takes at most 2^48 bytes)", type.str());
+  return fmt::format("{} has {} elements of {} bytes, more than the 2^48 bytes a tensor may take", type.str(), n,
+                     dtype_size(type.dtype));
+}
+
+void check_shape_argument(const char* op, const Shape& shape, bool allow_dynamic, const SrcLoc& loc) {
+  if (shape.excess_rank())
+    throw ShapeError(format_error(op, fmt::format("rank {} exceeds the maximum rank {}",
+                                                  shape.rank() + shape.excess_rank(), Shape::kMaxRank), loc));
+  for (int64_t d : shape)
+    if (d < 0 && !(allow_dynamic && d == -1))
+      throw ShapeError(format_error(
+          op, fmt::format("dims must be >= 0{}, got [{}]", allow_dynamic ? " (or -1: dynamic)" : "",
+                          fmt::join(shape.begin(), shape.end(), ",")), loc));
 }
 
 bool Shape::is_static() const {
@@ -81,7 +142,7 @@ std::string Shape::str() const {
   std::string s = "[";
   for (int i = 0; i < rank_; ++i) {
     if (i) s += ',';
-    s += dims_[i] < 0 ? std::string("?") : std::to_string(dims_[i]);
+    s += dims_[i] == -1 ? std::string("?") : std::to_string(dims_[i]);
   }
   return s + "]";
 }

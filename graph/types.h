@@ -31,7 +31,10 @@ template <> struct dtype_of<double> { static constexpr DType value = DType::f64;
 
 // A shape: up to kMaxRank dims, stored inline (no heap). A dim of -1 is
 // dynamic (IR only; tensors always have concrete shapes). Built from braced
-// lists: Shape{} is rank 0.
+// lists: Shape{} is rank 0. A list longer than kMaxRank makes a shape that
+// remembers its length, so the op it is passed to reports the error with its
+// name and the caller's line (check_shape_argument); reading its dims
+// through vec() throws.
 class Shape {
  public:
   static constexpr int kMaxRank = 8;
@@ -42,6 +45,9 @@ class Shape {
   Shape(It first, It last) { for (; first != last; ++first) push_back(*first); }
 
   int rank() const { return rank_; }
+  // Dims a braced list or vector gave beyond kMaxRank (0: none; the shape
+  // then holds the first kMaxRank).
+  int excess_rank() const { return excess_; }
   // Negative i counts from the end. Out of range is an Error.
   int64_t operator[](int i) const;
   int64_t& at(int i) { return dims_[i]; }
@@ -51,15 +57,17 @@ class Shape {
   void push_back(int64_t d);
   const int64_t* begin() const { return dims_; }
   const int64_t* end() const { return dims_ + rank_; }
-  std::vector<int64_t> vec() const { return {begin(), end()}; }
-  std::string str() const;  // "[2,3]", dynamic dims as "?"
+  std::vector<int64_t> vec() const;  // a ShapeError for a list longer than kMaxRank
+  std::string str() const;  // "[2,3]", dynamic dims (-1) as "?", other dims as given
 
   bool operator==(const Shape& o) const;
   bool operator==(const std::vector<int64_t>& o) const;
 
  private:
+  void push_list_dim(int64_t d);
   int64_t dims_[kMaxRank] = {};
   int8_t rank_ = 0;
+  int32_t excess_ = 0;
 };
 std::ostream& operator<<(std::ostream& os, const Shape& s);
 
@@ -99,5 +107,27 @@ struct TensorType {
   std::string str() const;
   bool operator==(const TensorType& o) const { return dtype == o.dtype && shape == o.shape; }
 };
+
+// NOTE [Result sizes]: a tensor type may take at most kMaxTensorBytes
+// (2^48 bytes, 256 TiB: more than any machine has, and far from int64's
+// limits, so byte sums of a memory plan cannot overflow either). Element
+// counts and byte sizes are computed with overflow checks everywhere a type
+// is made: the IR parser, every op's inferred results (OpDef::run_infer),
+// every creation function.
+inline constexpr int64_t kMaxTensorBytes = int64_t(1) << 48;
+// The element count of a static shape, or -1 when it overflows int64 (or a
+// dim is negative).
+int64_t checked_numel(const Shape& shape);
+// The bytes a static type takes, or -1 when more than kMaxTensorBytes.
+int64_t checked_bytes(const TensorType& type);
+// Why `type` cannot be a value's type ("" when it can): a dim below -1, a
+// dynamic dim where `allow_dynamic` is false, or more than kMaxTensorBytes.
+std::string type_size_problem(const TensorType& type, bool allow_dynamic);
+
+// The checks every op taking a shape argument makes first: the list fits
+// kMaxRank, and every dim is >= 0 (or -1 where `allow_dynamic`). A
+// ShapeError "op: dims must be >= 0, got [-3,2] (file:line)".
+struct SrcLoc;
+void check_shape_argument(const char* op, const Shape& shape, bool allow_dynamic, const SrcLoc& loc);
 
 }  // namespace duet

@@ -8,6 +8,7 @@
 #include <duet/backends/random.h>
 #include <duet/graph/scalar.h>
 #include <duet/runtime/device.h>
+#include <duet/runtime/dispatch.h>
 #include <duet/runtime/ops.h>
 #include <duet/runtime/tensor_impl.h>
 
@@ -15,21 +16,34 @@ namespace duet {
 
 namespace {
 
-void check_shape(const Shape& shape, const char* what, SrcLoc loc) {
-  for (int64_t d : shape)
-    if (d < 0) throw ShapeError(format_error(what, fmt::format("dims must be >= 0, got {}", shape.str()), loc));
+// Every dim >= 0, the list within the maximum rank, the type within 2^48
+// bytes (NOTE [Result sizes]): checked before anything is allocated.
+void check_shape(const Shape& shape, DType dtype, const char* what, SrcLoc loc) {
+  if (current_recorder() && !shape.excess_rank())
+    for (int i = 0; i < shape.rank(); ++i)
+      if (shape.dim(i) == -1)
+        throw ShapeError(format_error(
+            what, fmt::format("dim {} of {} is dynamic in this trace (-1, an input's unknown size): make the value "
+                              "from a traced tensor instead, e.g. zeros_like(x), ones_like(x) or "
+                              "broadcast_like(scalar(v), x)", i, shape.str()), loc));
+  check_shape_argument(what, shape, /*allow_dynamic=*/false, loc);
+  if (std::string problem = type_size_problem(TensorType{dtype, shape}, false); !problem.empty())
+    throw ShapeError(format_error(what, problem, loc));
 }
 
 // New values are made on the host, then moved to the scope's device.
 TensorImpl* fresh(const Shape& shape, DType dtype, const char* what, SrcLoc loc) {
-  check_shape(shape, what, loc);
+  check_shape(shape, dtype, what, loc);
   detail::check_device(current_device(), what, loc);
-  return TensorImpl::create(TensorType{dtype, shape}, Device::cpu());
+  TensorImpl* t = TensorImpl::create_result(what, TensorType{dtype, shape}, Device::cpu(), loc);
+  t->made_by = what;
+  t->made_at = loc;
+  return t;
 }
-Tensor placed(Tensor t, SrcLoc) {
+Tensor placed(Tensor t, const char* what, SrcLoc loc) {
   Device d = current_device();
   if (d.is_cpu()) return t;
-  Tensor out(TensorImpl::create(t.type(), d));
+  Tensor out(TensorImpl::create_result(what, t.type(), d, loc));
   cuda::copy_to_device(out.impl()->data(), t.impl()->data(), static_cast<size_t>(t.numel()) * dtype_size(t.dtype()),
                        d.index);
   return out;
@@ -48,7 +62,7 @@ Tensor generate(const Shape& shape, DType dtype, const char* what, SrcLoc loc, F
     case DType::f32: for (int64_t i = 0; i < n; ++i) t->ptr<float>()[i] = static_cast<float>(f(i)); break;
     case DType::f64: for (int64_t i = 0; i < n; ++i) t->ptr<double>()[i] = static_cast<double>(f(i)); break;
   }
-  return placed(std::move(out), loc);
+  return placed(std::move(out), what, loc);
 }
 
 template <class T>
@@ -92,18 +106,21 @@ Tensor full(const Shape& shape, double value, DType dtype, Loc loc) {
 Tensor zeros(const Shape& shape, DType dtype, Loc loc) {
   TensorImpl* t = fresh(shape, dtype, "zeros", loc);
   std::memset(t->data(), 0, static_cast<size_t>(shape.numel()) * dtype_size(dtype));
-  return placed(Tensor(t), loc);
+  return placed(Tensor(t), "zeros", loc);
 }
-Tensor ones(const Shape& shape, DType dtype, Loc loc) { return full(shape, 1.0, dtype, loc); }
-// On t's device, whatever the scope says.
-Tensor zeros_like(const Tensor& t, Loc loc) {
+Tensor ones(const Shape& shape, DType dtype, Loc loc) {
+  return generate(shape, dtype, "ones", loc, [](int64_t) { return 1.0; });
+}
+// On t's device, whatever the scope says. A traced value of dynamic shape
+// gets a broadcast of one element to its shape (resolved on every call).
+static Tensor filled_like(const Tensor& t, double value, const char* what, Loc loc) {
+  if (!t.defined()) throw Error(format_error(what, "the tensor is undefined", loc));
   DeviceScope on(t.device(), loc);
-  return zeros(t.shape(), t.dtype(), loc);
+  if (current_recorder() && !t.shape().is_static()) return broadcast_like(full({}, value, t.dtype(), loc), t, loc);
+  return value == 0 ? zeros(t.shape(), t.dtype(), loc) : full(t.shape(), value, t.dtype(), loc);
 }
-Tensor ones_like(const Tensor& t, Loc loc) {
-  DeviceScope on(t.device(), loc);
-  return ones(t.shape(), t.dtype(), loc);
-}
+Tensor zeros_like(const Tensor& t, Loc loc) { return filled_like(t, 0.0, "zeros_like", loc); }
+Tensor ones_like(const Tensor& t, Loc loc) { return filled_like(t, 1.0, "ones_like", loc); }
 
 static void require_float(DType dtype, const char* what, SrcLoc loc) {
   if (!is_floating(dtype))
@@ -134,7 +151,7 @@ Tensor scalar(double v, DType dtype, Loc loc) { return full({}, v, dtype, loc); 
 
 template <class T>
 Tensor from_vector(const std::vector<T>& values, const Shape& shape, Loc loc) {
-  check_shape(shape, "from_vector", loc);
+  check_shape(shape, dtype_of<T>::value, "from_vector", loc);
   if (static_cast<int64_t>(values.size()) != shape.numel())
     throw ShapeError(format_error(
         "from_vector", fmt::format("{} values do not fill the shape {} ({} elements)", values.size(), shape.str(),

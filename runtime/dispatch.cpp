@@ -39,13 +39,13 @@ void set_current_op_observer(OpObserver* o) { t_observer = o; }
   throw Error(format_error(op.name(), fmt::format("operand {} is an undefined tensor", i), loc));
 }
 
-// A result on a GPU: out of memory there is the op's error, at the caller's line.
-static TensorImpl* create_on_device(const OpDef& op, const TensorType& t, Device device, SrcLoc loc) {
-  try {
-    return TensorImpl::create(t, device);
-  } catch (const DeviceError& e) {
-    throw DeviceError(format_error(op.name(), e.what(), loc));
-  }
+// An eager result needs every dim: a -1 that an attribute carried into the
+// type (broadcast_to(x, {2, -1})) would make a tensor of no size.
+[[noreturn]] static void result_not_concrete(const OpDef& op, const TensorType& t, const InferContext& ctx, SrcLoc loc) {
+  throw ShapeError(format_error(
+      op.name(), fmt::format("the result {}{}", type_size_problem(t, /*allow_dynamic=*/false),
+                             ctx.num_inputs() ? " (operands " + ctx.operand_types() + ")" : std::string()),
+      loc));
 }
 
 TensorList dispatch(const OpDef& op, const Tensor* const* inputs, int n, const Attrs& attrs, SrcLoc loc) {
@@ -62,7 +62,7 @@ TensorList dispatch(const OpDef& op, const Tensor* const* inputs, int n, const A
     type_ptrs = many.data();
   }
   InferContext ctx(op, type_ptrs, n, attrs, loc);
-  op.run_infer(ctx);
+  op.run_infer(ctx);  // checks every result's size (NOTE [Result sizes])
 
   if (Recorder* rec = t_recorder) {
     TensorList out = rec->record(op, inputs, n, attrs, ctx.results, loc);
@@ -71,6 +71,8 @@ TensorList dispatch(const OpDef& op, const Tensor* const* inputs, int n, const A
     return out;
   }
 
+  for (int i = 0; i < static_cast<int>(ctx.results.size()); ++i)
+    if (!ctx.results[i].shape.is_static()) result_not_concrete(op, ctx.results[i], ctx, loc);
   Device device = n > 0 ? inputs[0]->impl()->device() : Device::cpu();
   for (int i = 0; i < n; ++i) {
     TensorImpl* impl = inputs[i]->impl();
@@ -108,19 +110,29 @@ TensorList dispatch(const OpDef& op, const Tensor* const* inputs, int n, const A
       kout[i] = KernelTensor{nullptr, t.dtype, &ctx.results[i].shape, nullptr};
       continue;
     }
-    TensorImpl* impl = device.is_cpu() ? TensorImpl::create(t, device) : create_on_device(op, t, device, loc);
+    TensorImpl* impl = TensorImpl::create_result(op.name().c_str(), t, device, loc);
+    impl->made_by = op.name().c_str();
+    impl->made_at = loc;
     outputs.push_back(Tensor(impl));
     kout[i] = KernelTensor{impl->data(), t.dtype, &impl->type.shape, impl->storage};
     any_elements |= t.shape.numel() > 0;
   }
   if (view || any_elements) {
     KernelContext kc{op, attrs, loc, kin_ptr, n, kout, num_out, device};
-    fn(kc);
+    try {
+      fn(kc);
+    } catch (const OutOfMemoryError& e) {  // a kernel's own temporaries
+      if (std::string_view(e.what()).starts_with("out of memory on"))
+        throw OutOfMemoryError(format_error(op.name(), fmt::format("{} (operands {})", e.what(), ctx.operand_types()), loc));
+      throw;
+    }
   }
   if (view) {
     for (int i = 0; i < num_out; ++i) {
       DUET_CHECK(kout[i].storage != nullptr, "view kernel of " + op.name() + " set no storage");
       outputs.push_back(Tensor(TensorImpl::create_view(ctx.results[i], kout[i].storage)));
+      outputs[i].impl()->made_by = op.name().c_str();
+      outputs[i].impl()->made_at = loc;
     }
   }
   if (OpObserver* obs = t_observer) obs->on_op(op, inputs, n, attrs, outputs, loc);

@@ -4,8 +4,27 @@
 #include <fmt/format.h>
 
 #include <duet/runtime/ops.h>
+#include <duet/runtime/tensor_impl.h>
 
 namespace duet::losses {
+
+namespace {
+// An IndexError naming the first label outside the classes of `logits`.
+void check_labels(const char* op, const Tensor& labels, const Tensor& logits, SrcLoc loc) {
+  const int64_t classes = logits.shape()[1];
+  auto check = [&](const auto* p) {
+    for (int64_t i = 0; i < labels.numel(); ++i)
+      if (p[i] < 0 || p[i] >= classes)
+        throw IndexError(format_error(op, fmt::format("label {} at position {} of {} is out of range [0, {}) (the "
+                                                      "classes of logits {})",
+                                                      static_cast<int64_t>(p[i]), i, labels.type().str(), classes,
+                                                      logits.type().str()),
+                                      loc));
+  };
+  if (labels.dtype() == DType::i32) check(labels.impl()->ptr<int32_t>());
+  if (labels.dtype() == DType::i64) check(labels.impl()->ptr<int64_t>());
+}
+}  // namespace
 
 Tensor sparse_softmax_cross_entropy(const Tensor& labels, const Tensor& logits, Loc loc) {
   const char* op = "sparse_softmax_cross_entropy";
@@ -16,6 +35,10 @@ Tensor sparse_softmax_cross_entropy(const Tensor& labels, const Tensor& logits, 
   if (labels.shape()[0] != logits.shape()[0] && labels.shape()[0] >= 0 && logits.shape()[0] >= 0)
     throw ShapeError(format_error(op, fmt::format("batch sizes differ: labels {}, logits {}", labels.type().str(),
                                                   logits.type().str()), loc));
+  // Concrete labels are checked here, so the error names this loss; traced
+  // ones by one_hot's kernel (NOTE [Labels are checked]).
+  if (labels.impl()->storage && labels.device().is_cpu() && logits.shape()[1] >= 0)
+    check_labels(op, labels, logits, loc);
   Tensor log_p = log_softmax(logits, -1, loc);
   Tensor picked = sum(cast(one_hot(labels, logits.shape()[1], loc), logits.dtype(), loc) * log_p, {1}, false, loc);
   return neg(mean(picked, {}, false, loc), loc);

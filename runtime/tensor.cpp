@@ -42,6 +42,17 @@ TensorImpl* TensorImpl::create(const TensorType& type, Device device) {
   return t;
 }
 
+TensorImpl* TensorImpl::create_result(const char* op, const TensorType& type, Device device, SrcLoc loc) {
+  try {
+    return create(type, device);
+  } catch (const OutOfMemoryError& e) {
+    throw OutOfMemoryError(format_error(
+        op, fmt::format("cannot allocate the result {} ({} bytes): {}", type.str(), checked_bytes(type), e.what()), loc));
+  } catch (const DeviceError& e) {
+    throw DeviceError(format_error(op, e.what(), loc));
+  }
+}
+
 TensorImpl* TensorImpl::create_view(const TensorType& type, Storage* storage) {
   TensorImpl* t = allocate(type);
   t->storage = storage;
@@ -199,8 +210,20 @@ Tensor::operator bool() const {
                     type().str(), from, made.known() ? " at " + made.str() : std::string()),
         SrcLoc()));
   }
-  if (defined() && dtype() != DType::b8)
-    throw DTypeError(format_error("bool", fmt::format("only a b8 tensor converts to bool, got {}", type().str()), SrcLoc()));
+  // Eagerly, the message names the op and line that made the tensor.
+  if (!defined()) throw Error(format_error("bool", "an undefined tensor was used as a C++ bool", SrcLoc()));
+  std::string made = impl_->made_by ? fmt::format(" (made by {}{})", impl_->made_by,
+                                                  impl_->made_at.known() ? " at " + impl_->made_at.str() : "")
+                                    : std::string();
+  if (dtype() != DType::b8)
+    throw DTypeError(format_error(
+        "bool", fmt::format("a {} tensor{} was used as a C++ bool: only a b8 tensor converts", type().str(), made),
+        SrcLoc()));
+  if (numel() != 1)
+    throw ShapeError(format_error(
+        "bool", fmt::format("a {} tensor{} was used as a C++ bool: only one element converts: reduce it "
+                            "first (any: max(cast(x, DType::i32)) > 0)", type().str(), made),
+        SrcLoc()));
   return item<bool>();
 }
 

@@ -4,6 +4,7 @@
 #include <atomic>
 
 #include <duet/backends/storage.h>
+#include <duet/graph/error.h>
 #include <duet/graph/types.h>
 
 namespace duet {
@@ -12,6 +13,10 @@ class TensorImpl {
  public:
   // A new concrete tensor with fresh (uninitialised) storage.
   static TensorImpl* create(const TensorType& type, Device device);
+  // The same for the result of `op` (a static type checked by
+  // type_size_problem): an allocation that fails is an OutOfMemoryError
+  // naming op, the type, its bytes and the caller's line.
+  static TensorImpl* create_result(const char* op, const TensorType& type, Device device, SrcLoc loc);
   // A tensor of `type` over existing storage (retains it).
   static TensorImpl* create_view(const TensorType& type, Storage* storage);
   // A symbolic tensor of a trace: a type and the IR value it stands for, no storage.
@@ -30,6 +35,10 @@ class TensorImpl {
   // a symbolic tensor may outlive its trace's graph).
   void* symbol = nullptr;
   uint64_t trace_id = 0;
+  // The op and the user's line that made a concrete tensor, for errors that
+  // cannot know their caller's line (a tensor used as a C++ bool).
+  const char* made_by = nullptr;
+  SrcLoc made_at;
 
   void* data() const { return storage ? storage->data() : nullptr; }
   template <class T> T* ptr() const { return static_cast<T*>(data()); }

@@ -64,7 +64,7 @@ class FunctionCore;
 using Body = std::function<std::vector<Tensor>(std::vector<ArgValue>&)>;
 
 std::shared_ptr<FunctionCore> make_core(Body body, FunctionOptions options, const char* result_kind);
-std::vector<Tensor> call_core(FunctionCore& core, std::vector<ArgValue>& args);
+std::vector<Tensor> call_core(FunctionCore& core, std::vector<ArgValue>& args, SrcLoc loc = SrcLoc());
 std::shared_ptr<const Trace> concrete_core(FunctionCore& core, std::vector<ArgValue>& args);
 int trace_count(const FunctionCore& core);
 std::vector<std::string> retrace_reasons(const FunctionCore& core);
@@ -191,7 +191,7 @@ class ConcreteFunction {
   std::string ir(Stage stage = Stage::optimized) const;
   const std::string& name() const;
   // Runs the compiled program on the flattened tensor arguments.
-  std::vector<Tensor> operator()(const std::vector<Tensor>& inputs) const;
+  std::vector<Tensor> operator()(const std::vector<Tensor>& inputs, Loc loc = Loc::current()) const;
 
  private:
   friend void save(const ConcreteFunction& function, const std::string& path);
@@ -214,10 +214,11 @@ class Function<R(Args...)> {
     core_ = detail::make_core(std::move(body), std::move(options), kind);
   }
 
-  R operator()(std::decay_t<Args>... args) const {
+  // The caller's line is named by errors of the compiled call (out of memory).
+  R operator()(std::decay_t<Args>... args, Loc loc = Loc::current()) const {
     std::vector<detail::ArgValue> vals{detail::to_arg(args)...};
     std::vector<Tensor> out = (functions_run_eagerly() || current_recorder()) ? detail::call_inline(*core_, vals)
-                                                                             : detail::call_core(*core_, vals);
+                                                                             : detail::call_core(*core_, vals, loc);
     if constexpr (!std::is_void_v<R>) return detail::result_traits<std::decay_t<R>>::unflatten(out);
   }
 

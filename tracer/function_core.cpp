@@ -479,7 +479,7 @@ std::shared_ptr<const Trace> FunctionCore::trace(std::vector<ArgValue>& args, co
   return t;
 }
 
-std::vector<Tensor> run_trace(const Trace& t, std::vector<ArgValue>& args) {
+std::vector<Tensor> run_trace(const Trace& t, std::vector<ArgValue>& args, SrcLoc loc) {
   const std::string& name = t.name;
   std::vector<codegen::Buffer> inputs;
   // `where` names the input only when an error needs it (this runs on every call).
@@ -529,7 +529,11 @@ std::vector<Tensor> run_trace(const Trace& t, std::vector<ArgValue>& args) {
     inputs.back().donated = donate[k];
   }
   std::vector<codegen::Buffer> outputs;
-  t.program->run(inputs, &outputs);
+  try {
+    t.program->run(inputs, &outputs);
+  } catch (const OutOfMemoryError& e) {  // NOTE [Result sizes]: the function, then what the Program asked for
+    throw OutOfMemoryError(format_error(fmt::format("function '{}'", name), e.what(), loc));
+  }
   std::vector<Tensor> results;
   for (const codegen::Buffer& b : outputs) {
     results.push_back(Tensor(TensorImpl::create_view(b.type, b.storage)));
@@ -657,11 +661,11 @@ static bool aliases_captured(const Trace& t, const std::vector<ArgValue>& args) 
   return false;
 }
 
-std::vector<Tensor> call_core(FunctionCore& core, std::vector<ArgValue>& args) {
+std::vector<Tensor> call_core(FunctionCore& core, std::vector<ArgValue>& args, SrcLoc loc) {
   std::shared_ptr<const Trace> t = core.get_trace(args);
   if (aliases_captured(*t, args)) return call_inline(core, args);
   if (tapes_recording()) return call_under_tape(core, t, args);
-  return run_trace(*t, args);
+  return run_trace(*t, args, loc);
 }
 
 std::shared_ptr<const Trace> concrete_core(FunctionCore& core, std::vector<ArgValue>& args) {
@@ -690,7 +694,7 @@ const std::string& ConcreteFunction::name() const {
   return trace_->name;
 }
 
-std::vector<Tensor> ConcreteFunction::operator()(const std::vector<Tensor>& inputs) const {
+std::vector<Tensor> ConcreteFunction::operator()(const std::vector<Tensor>& inputs, Loc loc) const {
   if (!trace_) throw Error("ConcreteFunction: empty");
   int expected = trace_->num_tensor_params;
   if (static_cast<int>(inputs.size()) != expected)
@@ -721,7 +725,7 @@ std::vector<Tensor> ConcreteFunction::operator()(const std::vector<Tensor>& inpu
                                 got.defined() ? got.type().str() : "undefined", want.str()));
       ++k;
     }
-  return detail::run_trace(*trace_, args);
+  return detail::run_trace(*trace_, args, loc);
 }
 
 bool detail::link_all_layers() { return true; }  // NOTE [Every layer linked] in duet.h

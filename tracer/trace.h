@@ -41,6 +41,7 @@ struct Trace {
   int num_tensor_params = 0;
 };
 
-std::vector<Tensor> run_trace(const Trace& t, std::vector<ArgValue>& args);
+// Errors of the compiled call (out of memory) name the function and `loc`.
+std::vector<Tensor> run_trace(const Trace& t, std::vector<ArgValue>& args, SrcLoc loc = SrcLoc());
 
 }  // namespace duet::detail

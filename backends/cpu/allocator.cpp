@@ -22,6 +22,7 @@
 #include <duet/backends/cuda/allocator.h>
 #include <duet/backends/storage.h>
 #include <duet/graph/error.h>
+#include <fmt/format.h>
 
 namespace duet::cpu {
 namespace {
@@ -50,9 +51,18 @@ int size_class(size_t bytes) {
   return c - kMinClassLog;
 }
 
+void release_large_pool();
+
+// When the system says no, the cached large blocks go back and it is asked
+// once more; then an OutOfMemoryError, which the op or function that asked
+// completes with its name, the result type and the user's line.
 void* system_alloc(size_t bytes) {
   void* p = std::aligned_alloc(kAlign, bytes);
-  if (!p) throw Error("out of memory: could not allocate " + std::to_string(bytes) + " bytes");
+  if (!p) {
+    release_large_pool();
+    p = std::aligned_alloc(kAlign, bytes);
+  }
+  if (!p) throw OutOfMemoryError(fmt::format("out of memory on cpu: could not allocate {} bytes", bytes));
   return p;
 }
 
@@ -79,6 +89,17 @@ struct LargePool {
 LargePool& large_pool() {
   static auto* pool = new LargePool;  // never destroyed: blocks may be freed at exit
   return *pool;
+}
+
+void release_large_pool() {
+  LargePool& pool = large_pool();
+  std::deque<std::pair<size_t, void*>> drop;
+  {
+    std::lock_guard<std::mutex> lock(pool.mu);
+    drop.swap(pool.blocks);
+    pool.bytes = 0;
+  }
+  for (auto& [n, q] : drop) std::free(q);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #ifdef _OPENMP
@@ -146,13 +147,19 @@ int64_t window_argmax(const T* plane, int64_t W, int64_t oh, int64_t ow, int64_t
 
 // The axis attribute of an indexing op (gather, scatter_add) applied to
 // `data`: [outer, n, inner] around it, and the indices as int64, each checked
-// to be in [0, n) (an Error naming the index, the range and the data's type).
+// to be in [0, n) (an IndexError naming the index, its position, the range
+// and the data's type).
 struct IndexedAxis {
   int axis;
   int64_t n, outer, inner;
   std::vector<int64_t> idx;
 };
 IndexedAxis indexed_axis(const KernelContext& ctx, const Shape& data, const KernelTensor& indices);
+// An IndexError naming the first of the host `labels` (i32 or i64) outside
+// [0, depth), and its position; nothing when all are in range.
+void check_labels(const KernelContext& ctx, const KernelTensor& labels, int64_t depth);
+// "at position 3" for a rank-1 or rank-0 operand, "at [1,2]" for higher ranks.
+std::string index_position(const Shape& shape, int64_t flat);
 
 // Calls f with a value of the C++ type of dtype (bool for b8).
 template <class F>

@@ -295,20 +295,26 @@ void softmax_kernel(KernelContext& ctx) {
   });
 }
 
+// NOTE [Labels are checked]: a label outside [0, depth) is the op's
+// IndexError, read in the same pass that writes the rows (traced calls run
+// this kernel too, so they check at no extra pass), never a silent row of
+// zeros (TensorFlow's rule, which turns a bad label into a wrong loss).
 void one_hot_kernel(KernelContext& ctx) {
   int64_t depth = ctx.attrs.get_int("depth");
   int64_t n = ctx.in(0).numel();
   float* out = ctx.out(0).ptr<float>();
   std::memset(out, 0, static_cast<size_t>(n * depth) * sizeof(float));
+  bool bad = false;
   visit_dtype(ctx.in(0).dtype, [&](auto t) {
     using T = decltype(t);
     const T* labels = ctx.in(0).ptr<T>();
-    // An out-of-range label gives a row of zeros (TensorFlow's rule).
     for (int64_t i = 0; i < n; ++i) {
       int64_t l = static_cast<int64_t>(labels[i]);
       if (l >= 0 && l < depth) out[i * depth + l] = 1.0f;
+      else bad = true;
     }
   });
+  if (bad) check_labels(ctx, ctx.in(0), depth);  // names the first bad label
 }
 
 DUET_REGISTER_KERNEL(sum, cpu, sum_kernel);

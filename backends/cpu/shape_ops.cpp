@@ -186,11 +186,44 @@ IndexedAxis indexed_axis(const KernelContext& ctx, const Shape& data, const Kern
     const T* p = indices.ptr<T>();
     for (int64_t i = 0; i < count; ++i) ax.idx[i] = static_cast<int64_t>(p[i]);
   });
-  for (int64_t i : ax.idx)
+  for (int64_t k = 0; k < count; ++k) {
+    const int64_t i = ax.idx[static_cast<size_t>(k)];
     if (i < 0 || i >= ax.n)
-      ctx.error(fmt::format("index {} is out of range [0, {}) of axis {} of {}[{}]", i, ax.n, ax.axis,
-                            dtype_name(ctx.in(0).dtype), fmt::join(data.begin(), data.end(), ",")));
+      throw IndexError(format_error(
+          ctx.op.name(),
+          fmt::format("index {} {} of the indices {} is out of range [0, {}) of axis {} of {}", i,
+                      index_position(*indices.shape, k), TensorType{indices.dtype, *indices.shape}.str(), ax.n,
+                      ax.axis, TensorType{ctx.in(0).dtype, data}.str()),
+          ctx.loc));
+  }
   return ax;
+}
+
+std::string index_position(const Shape& shape, int64_t flat) {
+  if (shape.rank() <= 1) return fmt::format("at position {}", flat);
+  std::vector<int64_t> at(static_cast<size_t>(shape.rank()));
+  for (int d = shape.rank() - 1; d >= 0; --d) {
+    at[static_cast<size_t>(d)] = shape.dim(d) ? flat % shape.dim(d) : 0;
+    flat = shape.dim(d) ? flat / shape.dim(d) : 0;
+  }
+  return fmt::format("at [{}]", fmt::join(at, ","));
+}
+
+void check_labels(const KernelContext& ctx, const KernelTensor& labels, int64_t depth) {
+  const int64_t n = labels.numel();
+  visit_dtype(labels.dtype, [&](auto t) {
+    using T = decltype(t);
+    const T* p = labels.ptr<T>();
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t l = static_cast<int64_t>(p[i]);
+      if (l < 0 || l >= depth)
+        throw IndexError(format_error(
+            ctx.op.name(),
+            fmt::format("label {} {} of {} is out of range [0, {})", l, index_position(*labels.shape, i),
+                        TensorType{labels.dtype, *labels.shape}.str(), depth),
+            ctx.loc));
+    }
+  });
 }
 
 }  // namespace duet::cpu

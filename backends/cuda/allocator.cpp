@@ -84,7 +84,7 @@ Block device_alloc(size_t bytes, int device) {
   if (!p) {
     size_t free_bytes = 0, total = 0;
     memory_info(device, &free_bytes, &total);
-    throw DeviceError(fmt::format("out of memory on cuda:{}: could not allocate {} bytes ({} held by duet's tensors, "
+    throw OutOfMemoryError(fmt::format("out of memory on cuda:{}: could not allocate {} bytes ({} held by duet's tensors, "
                                   "{} of {} free on the device)",
                                   device, size, c.stats.in_use_bytes, free_bytes, total));
   }

@@ -43,12 +43,15 @@ const OpDef& k_max_pool2d_backward = op_def("max_pool2d_backward");
 
 Tensor conv2d_backward_input(const Tensor& dy, const Tensor& w, const Shape& input_shape, int64_t stride,
                              int64_t padding, Loc loc) {
+  // -1 only while tracing: a gradient passes its input's dynamic batch.
+  check_shape_argument("conv2d_backward_input", input_shape, current_recorder() != nullptr, effective_location(loc));
   Attrs attrs{{"stride", stride}, {"padding", padding}, {"input_shape", input_shape.vec()}};
   return dispatch1(k_conv2d_backward_input, {&dy, &w}, attrs, loc);
 }
 
 Tensor conv2d_backward_filter(const Tensor& x, const Tensor& dy, const Shape& filter_shape, int64_t stride,
                               int64_t padding, Loc loc) {
+  check_shape_argument("conv2d_backward_filter", filter_shape, current_recorder() != nullptr, effective_location(loc));
   Attrs attrs{{"stride", stride}, {"padding", padding}, {"filter_shape", filter_shape.vec()}};
   return dispatch1(k_conv2d_backward_filter, {&x, &dy}, attrs, loc);
 }

@@ -21,6 +21,8 @@ const OpDef& k_gather = op_def("gather");
 }  // namespace
 
 Tensor reshape(const Tensor& a, const Shape& shape, Loc loc) {
+  if (shape.excess_rank())  // other bad dims are infer's to name (-1 is "the rest")
+    check_shape_argument("reshape", shape, /*allow_dynamic=*/true, effective_location(loc));
   Attrs attrs{{"shape", shape.vec()}};
   return dispatch1(k_reshape, {&a}, attrs, loc);
 }
@@ -50,7 +52,17 @@ Tensor squeeze(const Tensor& a, const Axes& axes, Loc loc) {
   return dispatch1(k_squeeze, {&a}, attrs, loc);
 }
 
+// A -1 (a traced value's dynamic dim) has no size to broadcast to: the
+// shape-polymorphic form is broadcast_like.
 Tensor broadcast_to(const Tensor& a, const Shape& shape, Loc loc) {
+  for (int64_t d : shape)
+    if (d == -1 && !shape.excess_rank())
+      throw ShapeError(format_error("broadcast_to",
+                                    fmt::format("dims must be >= 0, got {} for {}: to broadcast to the shape of a "
+                                                "traced value with dynamic dims, use broadcast_like(a, value)",
+                                                shape.str(), a.defined() ? a.type().str() : "an undefined tensor"),
+                                    effective_location(loc)));
+  check_shape_argument("broadcast_to", shape, /*allow_dynamic=*/false, effective_location(loc));
   Attrs attrs{{"shape", shape.vec()}};
   return dispatch1(k_broadcast_to, {&a}, attrs, loc);
 }
