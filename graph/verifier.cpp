@@ -151,6 +151,36 @@ class Verifier {
                             region.param(static_cast<int>(i))->type().str(), want[i].str()));
   }
 
+  // NOTE [What a fusion body holds]: elementwise ops (the kElementwise
+  // trait: pure, one result, no regions), and last, at most one reduction
+  // (sum, mean, max or min) of a value of the body. That is what
+  // fuse-elementwise makes (a group closes after its reduction) and what the
+  // code generators take (codegen/llvm/kernels.cpp's unsupported()); a
+  // matmul, a region op or a nested fusion belongs outside.
+  static void check_fusion_body(const Node& fusion, const Graph& body) {
+    auto reject = [&](const Node& m, const std::string& why) {
+      const std::string at = fusion.loc().known() ? " at " + fusion.loc().str() : "";
+      throw Error(fmt::format("verify: fusion{}: its body holds {}, which {} (a fusion body holds elementwise ops "
+                              "and at most one trailing sum, mean, max or min)\n  {}\n  in {}",
+                              at, m.name(), why, print_node(m), print_node(fusion)));
+    };
+    const Node* last = body.nodes().empty() ? nullptr : body.nodes().back().get();
+    for (const auto& m : body.nodes()) {
+      const OpDef& op = m->op();
+      if (op.has(kElementwise) && m->num_regions() == 0) continue;
+      if (m.get() == last && trailing_reduction(*m)) continue;
+      if (m->num_regions() > 0) reject(*m, "is a region op");
+      if (trailing_reduction(*m)) reject(*m, "is a reduction that is not the body's last node");
+      if (op.has(kReduction)) reject(*m, "is not a reduction a fusion takes");
+      reject(*m, "is not elementwise");
+    }
+  }
+
+  static bool trailing_reduction(const Node& m) {
+    const std::string& op = m.name();
+    return (op == "sum" || op == "mean" || op == "max" || op == "min") && m.num_regions() == 0;
+  }
+
   void check_regions(const Node& n) {
     const std::string& name = n.name();
     std::vector<ValueType> results;
@@ -178,6 +208,7 @@ class Verifier {
       if (n.num_regions() != 1) fail(n, fmt::format("has {} regions, expected 1", n.num_regions()));
       check_params(n, *n.region(0), operands, "fusion");
       check_yields(n, *n.region(0), results, "fusion");
+      check_fusion_body(n, *n.region(0));
     } else if (n.num_regions() != 0) {
       fail(n, fmt::format("has {} regions but the op takes none", n.num_regions()));
     }

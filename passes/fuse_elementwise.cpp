@@ -293,7 +293,8 @@ void materialize(Graph& g, const Group& G) {
 
 int fuse_graph(Graph& g, PassContext& ctx) {
   for (const auto& n : g.nodes())
-    for (int r = 0; r < n->num_regions(); ++r) fuse_graph(*n->region(r), ctx);
+    for (int r = 0; r < n->num_regions(); ++r)
+      if (n->name() != "fusion") fuse_graph(*n->region(r), ctx);  // a body is one group already
   Grouping grouping{g, ctx, {}, {}, {}};
   grouping.scan();
   grouping.merge_siblings();

@@ -10,7 +10,8 @@
 // unless --target=none.
 // With --split-input-file each chunk between `// -----` lines is processed on
 // its own (errors keep their line numbers in the whole file); the exit code is
-// 1 if any chunk failed.
+// 1 if any chunk failed. An input that holds no func at all (an empty file,
+// an empty stdin, only comments) is an error too, exit 1.
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -113,11 +114,13 @@ int main(int argc, char** argv) {
   const std::string source = input == "-" ? "<stdin>" : input;
   int status = 0;
   bool first = true;
+  size_t functions = 0;
   for (const std::string& chunk : chunks) {
     if (!first) std::cout << "// -----\n";
     first = false;
     try {
       auto module = parse_module(chunk, source);
+      functions += module.size();
       passes::PassManagerOptions options;
       options.verify_each = verify_each;
       if (print_after_all) options.print_after_all = &std::cout;
@@ -142,6 +145,14 @@ int main(int argc, char** argv) {
       std::cerr << e.what() << "\n";
       status = 1;
     }
+  }
+  // An empty input (an empty file, a closed stdin, only comments) prints
+  // nothing: say so, or a wrong path or a broken pipe would pass for success.
+  if (status == 0 && functions == 0) {
+    const bool blank = text.find_first_not_of(" \t\r\n") == std::string::npos;
+    std::cerr << "duet-opt: " << source << ": the input is empty (no func"
+              << (blank ? "" : ", only comments") << ")\n";
+    return 1;
   }
   return status;
 }
