@@ -305,7 +305,7 @@ TEST_CASE("fake cuda: a traced call queues its steps without waiting for the dev
 }
 
 TEST_CASE("fake cuda: every kernel duet loads for eager ops and traced fusions assembles with ptxas",
-          "[.fake_cuda]") {
+          "[.fake_cuda][ptxas]") {  // ctest's cuda.fake_runtime_ptx* (NOTE [Skips that show] in main.cpp)
   // The PTX as loaded (the stand-in keeps each text): every elementwise op
   // in every dtype it takes, over broadcast operands; cast between all
   // dtypes; reductions over rows, inner and outer runs in each dtype;
