@@ -1,11 +1,16 @@
 // The main demo: an MLP 784-256-10 trained for one epoch on the real
 // Fashion-MNIST, once eagerly and once with the training step traced, from
-// the same seed; then test accuracy, ms/step and the speedup.
+// the same seed; then test accuracy, losses, ms/step and the speedup.
+//   fashion_mnist [--steps N]   N > 0: train on the first N batches only
+//                               (a quick run; ctest's example.fashion_mnist)
 #include <duet/duet.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <string>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -33,7 +38,7 @@ void progress(const char* mode, int64_t step, int64_t steps, float loss, double 
     fmt::print("\r  {:<6} [{}] {:>3}/{}  loss {:.4f}  {:>6.0f} steps/s", mode, bar, step + 1, steps, loss, rate);
     if (step + 1 == steps) fmt::print("\n");
     std::fflush(stdout);
-  } else if ((step + 1) % (steps / 4) == 0 || step + 1 == steps) {
+  } else if ((step + 1) % std::max<int64_t>(1, steps / 4) == 0 || step + 1 == steps) {
     fmt::print("  {:<6} {:>3}/{}  loss {:.4f}  {:.0f} steps/s\n", mode, step + 1, steps, loss, rate);
   }
 }
@@ -48,7 +53,8 @@ double accuracy(nn::Sequential& model, const data::FashionMNIST& test) {
   return 100.0 * static_cast<double>(correct) / static_cast<double>(test.size());
 }
 
-Result train(bool traced, data::FashionMNIST& train_set, const data::FashionMNIST& test_set, bool tty) {
+Result train(bool traced, data::FashionMNIST& train_set, const data::FashionMNIST& test_set, int64_t max_steps,
+             bool tty) {
   nn::manual_seed(kSeed);
   nn::Sequential model{nn::Dense(784, 256, nn::Activation::relu), nn::Dense(256, 10)};
   optim::SGD opt(kLearningRate);
@@ -65,7 +71,8 @@ Result train(bool traced, data::FashionMNIST& train_set, const data::FashionMNIS
   auto traced_step = function(step, options);
 
   train_set.shuffle(kSeed);
-  const int64_t steps = train_set.num_batches(kBatch);
+  int64_t steps = train_set.num_batches(kBatch);
+  if (max_steps > 0) steps = std::min(steps, max_steps);
   Result r;
   auto t0 = std::chrono::steady_clock::now();
   for (int64_t s = 0; s < steps; ++s) {
@@ -85,17 +92,26 @@ Result train(bool traced, data::FashionMNIST& train_set, const data::FashionMNIS
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  int64_t max_steps = 0;
+  if (argc == 3 && std::string(argv[1]) == "--steps" && std::atoll(argv[2]) > 0) {
+    max_steps = std::atoll(argv[2]);
+  } else if (argc != 1) {
+    std::cerr << "usage: fashion_mnist [--steps N]   (N > 0: train on the first N batches only)\n";
+    return 2;
+  }
   try {
     bool tty = isatty(STDOUT_FILENO);
     data::FashionMNIST train_set(data::Split::train), test_set(data::Split::test);
-    fmt::print("Fashion-MNIST: {} training and {} test images; MLP 784-256-10, batch {}, SGD lr {}, one epoch\n",
-               train_set.size(), test_set.size(), kBatch, kLearningRate);
-    Result eager = train(false, train_set, test_set, tty);
-    Result traced = train(true, train_set, test_set, tty);
-    fmt::print("\n  {:<8} {:>10} {:>10} {:>10}\n", "mode", "test acc", "ms/step", "last loss");
-    fmt::print("  {:<8} {:>9.2f}% {:>10.3f} {:>10.4f}\n", "eager", eager.accuracy, eager.ms_per_step, eager.last_loss);
-    fmt::print("  {:<8} {:>9.2f}% {:>10.3f} {:>10.4f}\n", "traced", traced.accuracy, traced.ms_per_step, traced.last_loss);
+    const std::string length = max_steps > 0 ? fmt::format("the first {} batches", max_steps) : "one epoch";
+    fmt::print("Fashion-MNIST: {} training and {} test images; MLP 784-256-10, batch {}, SGD lr {}, {}\n",
+               train_set.size(), test_set.size(), kBatch, kLearningRate, length);
+    Result eager = train(false, train_set, test_set, max_steps, tty);
+    Result traced = train(true, train_set, test_set, max_steps, tty);
+    fmt::print("\n  {:<8} {:>10} {:>10} {:>11} {:>11}\n", "mode", "test acc", "ms/step", "first loss", "last loss");
+    for (const auto& [mode, r] : {std::pair{"eager", eager}, std::pair{"traced", traced}})
+      fmt::print("  {:<8} {:>9.2f}% {:>10.3f} {:>11.4f} {:>11.4f}\n", mode, r.accuracy, r.ms_per_step, r.first_loss,
+                 r.last_loss);
     fmt::print("  traced is {:.2f}x the speed of eager\n", eager.ms_per_step / traced.ms_per_step);
     return 0;
   } catch (const Error& e) {
