@@ -564,6 +564,12 @@ std::vector<Tensor> FunctionCore::inline_call(std::vector<ArgValue>& args) {
 }
 
 std::shared_ptr<FunctionCore> make_core(Body body, FunctionOptions options, const char* result_kind) {
+  // A spec's dims are sizes or -1 (any size); -2 and a list past rank 8 are errors here, not at the first call.
+  for (size_t k = 0; k < options.input_signature.size(); ++k) {
+    const std::string what = fmt::format("function '{}': input_signature[{}]",
+                                         options.name.empty() ? "function" : options.name, k);
+    check_shape_argument(what.c_str(), options.input_signature[k].shape, /*allow_dynamic=*/true, SrcLoc());
+  }
   return std::make_shared<FunctionCore>(std::move(body), std::move(options), result_kind);
 }
 

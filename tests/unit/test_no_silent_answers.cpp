@@ -237,3 +237,15 @@ TEST_CASE("zeros_like and ones_like of a dynamic traced value work, and zeros of
   std::string what = message_of<ShapeError>([&] { (void)g(x); });
   check_message(what, "zeros", {"dim 0 of [?,4] is dynamic", "zeros_like(x)"}, line);
 }
+
+TEST_CASE("sizes: an input_signature with a dim below -1 is refused when the function is made", "[errors][sizes]") {
+  FunctionOptions o;
+  o.name = "step";
+  o.input_signature = {TensorSpec({-1, 4}), TensorSpec({-2, 3})};
+  auto make = [&] { return function([](Tensor a, Tensor b) { return a + b; }, o); };
+  CHECK_THROWS_AS(make(), ShapeError);
+  CHECK_THROWS_WITH(make(), Catch::StartsWith("function 'step': input_signature[1]: dims must be >= 0 (or -1: dynamic), "
+                                              "got [-2,3]"));
+  o.input_signature = {TensorSpec({-1, 4}), TensorSpec({-1, 4})};
+  CHECK(make()(ones({2, 4}), ones({2, 4})).shape() == Shape{2, 4});
+}
