@@ -61,11 +61,14 @@ int64_t Shape::operator[](int i) const {
 }
 
 int64_t Shape::numel() const {
-  int64_t n = 1;
+  bool empty = false;
   for (int i = 0; i < rank_; ++i) {
     if (dims_[i] < 0) return -1;
-    n *= dims_[i];  // cannot overflow for a value's type (NOTE [Result sizes])
+    empty |= dims_[i] == 0;
   }
+  if (empty) return 0;  // [2^63-1, 2, 0] is empty: never multiply the dims before the 0
+  int64_t n = 1;
+  for (int i = 0; i < rank_; ++i) n *= dims_[i];  // cannot overflow for a value's type (NOTE [Result sizes])
   return n;
 }
 

@@ -60,6 +60,10 @@ TEST_CASE("sizes: creation whose element count overflows int64 is a ShapeError",
     Tensor e = zeros({0, k40, k40});
     CHECK(e.numel() == 0);
     CHECK(e.to_vector<float>().empty());
+    // The 0 last: numel never multiplies the dims before it (UBSan found it, test_size_property.cpp).
+    Tensor f = full({INT64_MAX, 2, 0}, 1.0);
+    CHECK(f.numel() == 0);
+    CHECK(f.shape() == Shape{INT64_MAX, 2, 0});
   }
 }
 

@@ -36,7 +36,7 @@ int64_t draw_dim(std::mt19937_64& rng) {
                                    INT64_MIN};
   std::uniform_int_distribution<size_t> pick(0, std::size(kEdges) - 1);
   int64_t d = kEdges[pick(rng)];
-  if (d > 8 && rng() % 2) d += static_cast<int64_t>(rng() % 3) - 1;  // one either side
+  if (d > 8 && d < INT64_MAX && rng() % 2) d += static_cast<int64_t>(rng() % 3) - 1;  // one either side
   return d;
 }
 
@@ -47,8 +47,8 @@ __int128 expected_bytes(const std::vector<int64_t>& dims, DType dtype) {
   __int128 n = 1;
   for (int64_t d : dims) {
     if (d < 0) return -1;
-    n *= d;
-    if (n > (__int128(1) << 100)) n = __int128(1) << 100;  // stays far above 2^48, never overflows
+    const __int128 cap = __int128(1) << 100;  // saturates far above 2^48, never overflows
+    n = d > 0 && n > cap / d ? cap : n * d;
   }
   return n * static_cast<__int128>(dtype_size(dtype));
 }
