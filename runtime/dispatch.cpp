@@ -111,8 +111,6 @@ TensorList dispatch(const OpDef& op, const Tensor* const* inputs, int n, const A
       continue;
     }
     TensorImpl* impl = TensorImpl::create_result(op.name().c_str(), t, device, loc);
-    impl->made_by = op.name().c_str();
-    impl->made_at = loc;
     outputs.push_back(Tensor(impl));
     kout[i] = KernelTensor{impl->data(), t.dtype, &impl->type.shape, impl->storage};
     any_elements |= t.shape.numel() > 0;
@@ -131,9 +129,11 @@ TensorList dispatch(const OpDef& op, const Tensor* const* inputs, int n, const A
     for (int i = 0; i < num_out; ++i) {
       DUET_CHECK(kout[i].storage != nullptr, "view kernel of " + op.name() + " set no storage");
       outputs.push_back(Tensor(TensorImpl::create_view(ctx.results[i], kout[i].storage)));
-      outputs[i].impl()->made_by = op.name().c_str();
-      outputs[i].impl()->made_at = loc;
     }
+  }
+  for (int i = 0; i < num_out; ++i) {  // for errors that cannot know their caller's line
+    outputs[i].impl()->made_by = op.name().c_str();
+    outputs[i].impl()->made_at = loc;
   }
   if (OpObserver* obs = t_observer) obs->on_op(op, inputs, n, attrs, outputs, loc);
   return outputs;

@@ -2,26 +2,16 @@
 #include <catch2/catch.hpp>
 #include <duet/duet.h>
 
+#include "test_support.h"
+
 #include <exception>
 #include <string>
 #include <vector>
 
 using namespace duet;
+using duet_test::message_of;
 
 namespace {
-
-// The message of the E that f throws, or a description of what happened instead.
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<an exception of another type: ") + e.what() + ">";
-  }
-  return "<no exception>";
-}
 
 // Checks "op: ... (test_errors_ops.cpp:line)" naming every operand type.
 void check_message(const std::string& what, const std::string& op, const std::vector<std::string>& types, int line) {

@@ -22,6 +22,19 @@ namespace duet_test {
 
 inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
+// The message of the E that f throws, or a description of what happened instead.
+template <class E, class F>
+std::string message_of(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("<an exception of another type: ") + e.what() + ">";
+  }
+  return "<no exception>";
+}
+
 // DUET_JIT=0: fusions run stepped, nothing is compiled (codegen/program.cpp).
 inline bool jit_off() {
   const char* v = std::getenv("DUET_JIT");
