@@ -53,10 +53,12 @@ void Shape::push_back(int64_t d) {
   dims_[rank_++] = d;
 }
 
-int64_t Shape::operator[](int i) const {
+int64_t Shape::operator[](Index index) const {
+  int i = index.i;
   int j = i < 0 ? i + rank_ : i;
   if (j < 0 || j >= rank_)
-    throw ShapeError(fmt::format("shape: index {} out of range for {}", i, str()));
+    throw ShapeError(format_error("shape", fmt::format("index {} out of range for {} (rank {})", i, str(), int(rank_)),
+                                  index.where));
   return dims_[j];
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <iosfwd>
+#include <source_location>
 #include <string>
 #include <vector>
 
@@ -48,8 +49,17 @@ class Shape {
   // Dims a braced list or vector gave beyond kMaxRank (0: none; the shape
   // then holds the first kMaxRank).
   int excess_rank() const { return excess_; }
-  // Negative i counts from the end. Out of range is an Error.
-  int64_t operator[](int i) const;
+  // An index as written at the call site: shape[i] out of range is a
+  // ShapeError naming that line (a default argument of the converting
+  // constructor is evaluated where the conversion happens, in the caller).
+  struct Index {
+    int i;
+    std::source_location where;
+    Index(int index, std::source_location w = std::source_location::current())  // NOLINT: implicit by design
+        : i(index), where(w) {}
+  };
+  // Negative i counts from the end. Out of range is a ShapeError.
+  int64_t operator[](Index i) const;
   int64_t& at(int i) { return dims_[i]; }
   int64_t dim(int i) const { return dims_[i]; }  // unchecked, i in [0, rank)
   int64_t numel() const;                          // 1 for rank 0; -1 if a dim is dynamic

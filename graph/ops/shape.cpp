@@ -174,7 +174,9 @@ void infer_one_hot(InferContext& ctx) {
   const TensorType& labels = ctx.in(0);
   if (!is_integral(labels.dtype)) ctx.dtype_error(fmt::format("labels must be i32 or i64, got {}", labels.str()));
   int64_t depth = ctx.attrs().get_int("depth");
-  if (depth < 0) ctx.error(fmt::format("depth must be >= 0, got {} (labels {})", depth, labels.str()));
+  // depth 0 would leave no class for any label: refused here, since an empty
+  // result runs no kernel that could check the labels (NOTE [Labels are checked]).
+  if (depth < 1) ctx.error(fmt::format("depth must be >= 1, got {} (labels {})", depth, labels.str()));
   Shape out = labels.shape;
   out.push_back(depth);
   ctx.add_result(DType::f32, out);

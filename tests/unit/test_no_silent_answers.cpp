@@ -95,6 +95,15 @@ TEST_CASE("sizes: ranks past 8 name the op and the line", "[errors][sizes]") {
   check_message(what, "broadcast_to", {"rank 10 exceeds the maximum rank 8"}, line);
 }
 
+TEST_CASE("sizes: a shape index out of range names the user's line", "[errors][sizes]") {
+  Tensor x = randn({2, 3}, 1);
+  CHECK(x.shape()[-1] == 3);
+  int line = __LINE__; std::string what = message_of<ShapeError>([&] { (void)x.shape()[2]; });
+  check_message(what, "shape", {"index 2 out of range for [2,3] (rank 2)"}, line);
+  line = __LINE__; what = message_of<ShapeError>([&] { (void)x.shape()[-3]; });
+  check_message(what, "shape", {"index -3 out of range"}, line);
+}
+
 TEST_CASE("sizes: op results past 2^48 bytes are a ShapeError before any allocation", "[errors][sizes]") {
   // A broadcast of two small operands to a huge result: [2^25,1] x [1,2^24]
   // is 2^49 elements.
@@ -177,6 +186,8 @@ TEST_CASE("labels: a loss label outside the classes is an IndexError, eager and 
 TEST_CASE("labels: one_hot, gather and scatter_add name the bad value and its position", "[errors][labels]") {
   int line = __LINE__; std::string what = message_of<IndexError>([&] { (void)one_hot(tensor({1, 2, 7}), 5); });
   check_message(what, "one_hot", {"label 7 at position 2 of i32[3]", "[0, 5)"}, line);
+  line = __LINE__; what = message_of<Error>([&] { (void)one_hot(tensor({0, 1}), 0); });
+  check_message(what, "one_hot", {"depth must be >= 1, got 0", "i32[2]"}, line);
   Tensor table = randn({4, 3}, 6);
   line = __LINE__; what = message_of<IndexError>([&] { (void)gather(table, tensor({0, 3, 4}), 0); });
   check_message(what, "gather", {"index 4 at position 2", "[0, 4)", "f32[4,3]"}, line);
