@@ -1,15 +1,19 @@
 // duet-difftest: random programs run three ways (eagerly, traced with
 // stepped fusions, traced and compiled) must agree, and their gradients
 // must agree too and, in f64, match finite differences (docs/reliability.md).
-//   duet-difftest [--count N] [--seed S] [--verbose]
+//   duet-difftest [--count N] [--seed S] [--verbose] [--bits FILE]
 //   duet-difftest --show SEED   (one program as traced IR and as C++)
 //   duet-difftest --cpp SEED    (one program as C++ alone)
+//   --bits FILE: also writes one line per program with a hash of the exact
+//   bits of every traced result and gradient, so two builds (before and
+//   after a change to the compile road) can be compared with cmp.
 // Program i has seed S + i. A mismatch prints the program as IR and as the
 // C++ that reproduces it; the exit status is 1 if any program failed.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <random>
 #include <string>
@@ -42,6 +46,27 @@ std::vector<double> values_of(const Tensor& t) { return cast(t, DType::f64).to_v
 // --inject-mismatch: the compiled path's first result is nudged, so the
 // checker's own test (ctest difftest.detects_mismatch) sees it report.
 bool inject_mismatch = false;
+
+// --bits: FNV-1a over the f64 bits (exact for f32 and integers) of each result.
+std::FILE* bits_out = nullptr;
+std::string bits_line;
+void record_bits(const char* what, const std::vector<Tensor>& results) {
+  if (!bits_out) return;
+  uint64_t h = 1469598103934665603ull;
+  for (const Tensor& t : results) {
+    if (!t.defined()) continue;
+    std::string head = t.shape().str() + dtype_name(t.dtype());
+    for (char ch : head) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
+    for (double v : values_of(t)) {
+      uint64_t b;
+      std::memcpy(&b, &v, sizeof b);
+      for (int i = 0; i < 8; ++i) h = (h ^ ((b >> (8 * i)) & 0xff)) * 1099511628211ull;
+    }
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, " %s=%016llx", what, static_cast<unsigned long long>(h));
+  bits_line += buf;
+}
 
 class Mismatch : public std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -121,6 +146,9 @@ void check(const Program& p, Stats& stats, bool verbose) {
   auto [stepped, stepped1] = traced(vs, false);
   auto [compiled, compiled1] = traced(vc, true);
   if (inject_mismatch) compiled1[0] = add(compiled1[0], 1e-3);
+  record_bits("stepped1", stepped1);
+  record_bits("compiled1", compiled1);
+  record_bits("compiled_vars1", variable_values(vc));
   c.same(eager1, stepped1, "call 1: eager vs traced (stepped)");
   c.same(eager1, compiled1, "call 1: eager vs traced (compiled)");
   c.same(variable_values(ve), variable_values(vs), "variables after call 1: eager vs stepped");
@@ -131,7 +159,9 @@ void check(const Program& p, Stats& stats, bool verbose) {
   stats.compiled_programs += compiled.get_concrete_function(in).ir(Stage::lowered).find("compiled") != std::string::npos;
   std::vector<Tensor> eager2 = difftest::run(p, in, ve);
   c.same(eager2, stepped(in), "call 2: eager vs traced (stepped)");
-  c.same(eager2, compiled(in), "call 2: eager vs traced (compiled)");
+  std::vector<Tensor> compiled2 = compiled(in);
+  record_bits("compiled2", compiled2);
+  c.same(eager2, compiled2, "call 2: eager vs traced (compiled)");
   c.same(variable_values(ve), variable_values(vc), "variables after call 2: eager vs compiled");
 
   // Gradients of a weighted sum of the outputs with respect to the inputs.
@@ -145,6 +175,7 @@ void check(const Program& p, Stats& stats, bool verbose) {
     codegen::set_jit_enabled(jit);
     std::vector<Tensor> gt = g(in);
     codegen::set_jit_enabled(true);
+    record_bits(jit ? "grad_compiled" : "grad_stepped", gt);
     c.same(ge, gt, jit ? "gradients: eager vs traced (compiled)" : "gradients: eager vs traced (stepped)", false);
   }
   stats.gradients += static_cast<int64_t>(ge.size());
@@ -193,7 +224,7 @@ void show(const Program& p) {
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: duet-difftest [--count N] [--seed S] [--verbose] | --show SEED | --cpp SEED\n");
+  std::fprintf(stderr, "usage: duet-difftest [--count N] [--seed S] [--verbose] [--bits FILE] | --show SEED | --cpp SEED\n");
   return 2;
 }
 
@@ -208,6 +239,9 @@ int main(int argc, char** argv) {
     auto next = [&]() -> const char* { return a + 1 < argc ? argv[++a] : nullptr; };
     if (arg == "--verbose") {
       verbose = true;
+    } else if (arg == "--bits") {
+      const char* v = next();
+      if (!v || !(bits_out = std::fopen(v, "w"))) return usage();
     } else if (arg == "--inject-mismatch") {
       inject_mismatch = true;
     } else if (arg == "--count" || arg == "--seed" || arg == "--show" || arg == "--cpp") {
@@ -237,11 +271,15 @@ int main(int argc, char** argv) {
     ++stats.programs;
     stats.f64_programs += p.dtype == DType::f64;
     std::string failure;
+    bits_line.clear();
     try {
       check(p, stats, verbose);
     } catch (const std::exception& e) {
       failure = e.what();
     }
+    if (bits_out)
+      std::fprintf(bits_out, "%llu%s%s\n", static_cast<unsigned long long>(p.seed), bits_line.c_str(),
+                   failure.empty() ? "" : " failed");
     if (!failure.empty()) {
       ++stats.failed;
       codegen::set_jit_enabled(true);
