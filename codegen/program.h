@@ -1,8 +1,10 @@
 // Program: an optimized graph lowered to steps over buffers, and the one
-// engine that runs it (DESIGN.md §2.5). In this first form every node is a
-// step that calls the op's eager kernel directly: no dispatch, no type
-// inference once a call's shapes have been seen. Code generation later
-// replaces steps, not the engine.
+// engine that runs it (DESIGN.md §2.5). The compile road, in reading order:
+// codegen/lower.cpp (graph to steps, one table of rules per device; kernels
+// for static shapes compiled there), codegen/plan.cpp (slot types, buffers
+// and arena per tuple of input shapes, each compiled step's walk),
+// codegen/engine.cpp (runs the steps), codegen/listing.cpp (Stage::lowered).
+// The steps themselves are in codegen/steps.h.
 #pragma once
 
 #include <memory>
