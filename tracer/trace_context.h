@@ -11,6 +11,7 @@
 
 #include <duet/graph/ir.h>
 #include <duet/runtime/dispatch.h>
+#include <duet/runtime/region_grad.h>
 #include <duet/runtime/variable.h>
 
 namespace duet::detail {
@@ -21,7 +22,9 @@ struct VariableBinding {
   int arg_index = -1;  // or the call's argument at this position
 };
 
-class TraceContext : public Recorder {
+// Also the RegionTrace through which runtime/region_grad.cpp builds the tape
+// entries of the cond and while nodes it records.
+class TraceContext final : public Recorder, public RegionTrace {
  public:
   TraceContext(std::string name, std::vector<Variable> arg_variables, std::vector<int> arg_variable_positions,
                bool allow_variable_creation);
@@ -35,7 +38,7 @@ class TraceContext : public Recorder {
   // A symbolic tensor for a new graph parameter.
   Tensor parameter(const TensorType& type, const std::string& name);
   // The IR value of a tensor met in the trace: its own symbol, or a constant.
-  Value* value_of(const Tensor& t, SrcLoc loc);
+  Value* value_of(const Tensor& t, SrcLoc loc) override;
 
   // Appends the final values of the assigned variables as results marked
   // with the variables' names; returns how many.
@@ -63,13 +66,19 @@ class TraceContext : public Recorder {
     Value* current;
   };
   VarState& variable(const Variable& v);
-  Tensor symbolic(Value* v);
+  Tensor symbolic(Value* v) override;
   Graph& current() { return *stack_.back(); }
   // The token chain of a graph: its last side effect's token, or null.
   Value*& last_token(Graph* g) { return last_token_[g]; }
   Value* fresh_token(Graph& g, SrcLoc loc);
-  void record_cond_gradient(Node* node, Value* pred, SrcLoc loc);
-  void record_while_gradient(Node* node, SrcLoc loc);
+  using LoopCond = std::function<Tensor(const std::vector<Tensor>&)>;
+  using LoopBody = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
+  struct LoopScan {
+    std::vector<size_t> carried;  // the variables the body assigns (indices into vars_)
+    bool effects = false;         // whether the loop has side effects
+  };
+  LoopScan scan_loop(const LoopCond& cond_fn, const LoopBody& body_fn, const std::vector<Tensor>& init,
+                     const std::vector<Value*>& init_values, const std::vector<Value*>& before, SrcLoc loc);
   // Runs fn with g as the graph being recorded into.
   template <class F>
   auto in_region(Graph* g, F&& fn);
