@@ -13,25 +13,12 @@
 
 namespace duet::codegen {
 
-std::vector<int64_t> broadcast_strides(const Shape& s, const Shape& space) {
-  const int rank = space.rank();
-  std::vector<int64_t> st(static_cast<size_t>(rank));
-  int64_t stride = 1;
-  for (int d = rank - 1; d >= 0; --d) {
-    int sd = d - (rank - s.rank());
-    int64_t dim = sd >= 0 ? s.dim(sd) : 1;
-    st[static_cast<size_t>(d)] = dim == 1 ? 0 : stride;
-    stride *= dim;
-  }
-  return st;
-}
-
 namespace {
 
 // Rough work per element, for the parallel split: 1 per op, 20 per transcendental.
-int64_t work_per_element(const jit::BodySpec& body) {
+int64_t work_per_element(const BodySpec& body) {
   int64_t cost = 1;
-  for (const jit::BodySpec::Op& op : body.ops) {
+  for (const BodySpec::Op& op : body.ops) {
     const bool heavy = op.scalar == ScalarOp::exp || op.scalar == ScalarOp::log || op.scalar == ScalarOp::tanh ||
                        op.scalar == ScalarOp::sigmoid || op.scalar == ScalarOp::gelu || op.scalar == ScalarOp::erf ||
                        op.scalar == ScalarOp::pow || op.name == "softmax" || op.name == "log_softmax";
@@ -98,11 +85,11 @@ void column_reduce(const std::string& op, int64_t rows, int64_t count, const std
   std::copy(acc.begin(), acc.end(), out);
 }
 
-void run_columns(const jit::BodySpec& body, const CompiledRun& run, const std::vector<char*>& base,
+void run_columns(const BodySpec& body, const CompiledRun& run, const std::vector<char*>& base,
                  const std::vector<int64_t>& width, int64_t cost, void* out) {
   const size_t n_in = body.params.size(), n_all = base.size();
   const int red = body.reduction_yield;
-  const jit::BodySpec::Op& op = body.ops.back();
+  const BodySpec::Op& op = body.ops.back();
   const int64_t rows = run.numel, cols = run.row;
   cpu::parallel_for(cols, std::max<int64_t>(16, cpu::kParallelGrain / (cost * std::max<int64_t>(rows, 1))),
                     [&](int64_t lo, int64_t hi) {
@@ -135,7 +122,7 @@ void run_columns(const jit::BodySpec& body, const CompiledRun& run, const std::v
 // A row reduction's walk: `dims` and `strides` span the rows (every dim but
 // the last, unmerged), `row` is the last dim's extent; an input is read along
 // the row or repeats one element.
-CompiledRun plan_rows(const jit::BodySpec& body, const std::vector<const Shape*>& inputs, const Shape& space) {
+CompiledRun plan_rows(const BodySpec& body, const std::vector<const Shape*>& inputs, const Shape& space) {
   CompiledRun run;
   const size_t n_in = inputs.size();
   const int rank = space.rank();
@@ -162,7 +149,7 @@ CompiledRun plan_rows(const jit::BodySpec& body, const std::vector<const Shape*>
 
 }  // namespace
 
-CompiledRun plan_compiled(const jit::BodySpec& body, const std::vector<const Shape*>& inputs, const Shape& space) {
+CompiledRun plan_compiled(const BodySpec& body, const std::vector<const Shape*>& inputs, const Shape& space) {
   CompiledRun run;
   const size_t n_in = inputs.size();
   const int rank = space.rank();
@@ -198,7 +185,7 @@ CompiledRun plan_compiled(const jit::BodySpec& body, const std::vector<const Sha
   return run;
 }
 
-void run_compiled(const jit::BodySpec& body, const CompiledRun& run, const std::vector<char*>& base,
+void run_compiled(const BodySpec& body, const CompiledRun& run, const std::vector<char*>& base,
                   const std::vector<int64_t>& width) {
   if (run.numel == 0 && !(run.row >= 0 && body.columns)) return;  // an empty column reduction still writes its identity
   const size_t n_in = body.params.size(), n_all = base.size();

@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include <duet/codegen/kernel_ir.h>
 #include <duet/codegen/llvm/kernels.h>
 
 namespace duet::codegen {
@@ -29,15 +30,11 @@ struct CompiledRun {
 
 // The walk over `space` (the broadcast of the inputs) for these input
 // shapes, and its kernel (compiled or found in the kernel cache).
-// An input's stride (in elements) along each dim of `space` (numpy
-// broadcasting), 0 where the input is broadcast; empty for a rank-0 space.
-std::vector<int64_t> broadcast_strides(const Shape& s, const Shape& space);
-
-CompiledRun plan_compiled(const jit::BodySpec& body, const std::vector<const Shape*>& inputs, const Shape& space);
+CompiledRun plan_compiled(const BodySpec& body, const std::vector<const Shape*>& inputs, const Shape& space);
 
 // Runs it: `base` holds the inputs' and then the results' data, `width`
 // their element sizes.
-void run_compiled(const jit::BodySpec& body, const CompiledRun& run, const std::vector<char*>& base,
+void run_compiled(const BodySpec& body, const CompiledRun& run, const std::vector<char*>& base,
                   const std::vector<int64_t>& width);
 
 }  // namespace duet::codegen

@@ -10,7 +10,7 @@
 
 #include <duet/backends/copy.h>
 #include <duet/backends/format.h>
-#include <duet/codegen/gpu_kernels.h>
+#include <duet/codegen/gpu/kernels.h>
 #include <duet/codegen/steps.h>
 
 namespace duet::codegen {

@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include <duet/codegen/gpu_kernels.h>
+#include <duet/codegen/gpu/kernels.h>
 #include <duet/codegen/steps.h>
 
 namespace duet::codegen {
@@ -32,7 +32,7 @@ struct KindName {
 };
 
 // The body a generated kernel computes per element ("%3 = mul(%0, %1) : f32").
-std::string body_text(const jit::BodySpec& b, const std::string& pad) {
+std::string body_text(const BodySpec& b, const std::string& pad) {
   const size_t np = b.params.size();
   std::string body;
   for (size_t k = 0; k < b.ops.size(); ++k) {
@@ -47,7 +47,7 @@ std::string body_text(const jit::BodySpec& b, const std::string& pad) {
 
 // The kernel itself for contiguous inputs (broadcast inputs get a variant
 // that reads one element), as LLVM IR and as assembly.
-std::string kernel_text(const jit::BodySpec& b, const std::string& pad) {
+std::string kernel_text(const BodySpec& b, const std::string& pad) {
   std::vector<bool> contiguous(b.params.size(), false);
   const std::string host = jit::host_description();
   return fmt::format("\n{}  kernel, LLVM IR after O3:\n", pad) + jit::kernel_llvm_ir(b, contiguous) +

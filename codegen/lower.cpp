@@ -8,7 +8,7 @@
 // A Program lowered for cuda:i runs the same steps with everything on that
 // device: constants are copied there once, the arena and the results are
 // device storage, kernel steps call the ops' CUDA kernels, compilable fusions
-// are one generated GPU kernel each (codegen/gpu_kernels.cpp) over the
+// are one generated GPU kernel each (codegen/gpu/kernels.cpp) over the
 // broadcast of their inputs, and slot copies are device copies. Every step
 // is queued on the device's one stream (NOTE [One stream per device]), so a
 // call runs without a host synchronization between steps; the host waits
@@ -40,13 +40,10 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <cstring>
 #include <iterator>
 
-#include <duet/backends/cuda/runtime.h>
-#include <duet/codegen/gpu_kernels.h>
-#include <duet/codegen/llvm/kernels.h>
-#include <duet/codegen/llvm/ptx.h>
+#include <duet/backends/copy.h>
+#include <duet/codegen/kernel_ir.h>
 #include <duet/codegen/steps.h>
 #include <duet/graph/printer.h>
 
@@ -62,14 +59,6 @@ std::atomic<bool>& jit_switch() {
     return !(v && std::string(v) == "0");
   }();
   return on;
-}
-
-// The rank of a fusion's iteration space: its widest operand or result.
-int space_rank(const Node& n) {
-  int r = 0;
-  for (const Value* v : n.operands()) r = std::max(r, v->type().tensor.shape.rank());
-  for (int i = 0; i < n.num_results(); ++i) r = std::max(r, n.result(i)->type().tensor.shape.rank());
-  return r;
 }
 
 // One graph being lowered into one list of steps.
@@ -103,17 +92,16 @@ bool is_structural(const Node& n, const Lowering&) { return n.num_regions() > 0 
 bool any_op(const Node&, const Lowering&) { return true; }
 
 bool compilable_fusion(const Node& n, const Lowering& l) {
-  return l.jit && n.name() == "fusion" && jit::unsupported(*n.region(0)).empty();
+  return l.jit && n.name() == "fusion" && fusion_refusal(n, Device::Type::cpu).empty();
 }
 bool compilable_rows(const Node& n, const Lowering& l) {
-  return l.jit && (n.name() == "softmax" || n.name() == "log_softmax") && jit::unsupported_normalization(n).empty();
+  return l.jit && (n.name() == "softmax" || n.name() == "log_softmax") && unsupported_normalization(n).empty();
 }
 bool compilable_epilogue(const Node& n, const Lowering& l) {
-  return l.jit && n.name() == "fused_matmul" && !jit::describe_epilogue(n).ops.empty();
+  return l.jit && n.name() == "fused_matmul" && !describe_epilogue(n).ops.empty();
 }
 bool generatable_fusion(const Node& n, const Lowering& l) {
-  return l.jit && n.name() == "fusion" && space_rank(n) <= ptx::kMaxRank && jit::unsupported(*n.region(0)).empty() &&
-         gpu::unsupported(jit::describe(*n.region(0))).empty();
+  return l.jit && n.name() == "fusion" && fusion_refusal(n, Device::Type::cuda).empty();
 }
 
 void make_cond(const Node& n, Lowering& l, Step& step) {
@@ -131,21 +119,21 @@ void make_while(const Node& n, Lowering& l, Step& step) {
   step.kind = std::move(w);
 }
 
-CompiledStep compiled(CompiledStep::What what, jit::BodySpec body, Lowering& l) {
-  return CompiledStep{what, std::make_shared<const jit::BodySpec>(std::move(body)), l.p.num_runs++};
+CompiledStep compiled(CompiledStep::What what, BodySpec body, Lowering& l) {
+  return CompiledStep{what, std::make_shared<const BodySpec>(std::move(body)), l.p.num_runs++};
 }
 
 void make_compiled_fusion(const Node& n, Lowering& l, Step& step) {
-  step.kind = compiled(CompiledStep::What::fusion, jit::describe(*n.region(0)), l);
+  step.kind = compiled(CompiledStep::What::fusion, describe(*n.region(0)), l);
 }
 
 // NOTE [Compiled softmax] in codegen/llvm/generate.cpp: one row-kernel call per row.
 void make_compiled_rows(const Node& n, Lowering& l, Step& step) {
-  step.kind = compiled(CompiledStep::What::rows, jit::describe_normalization(n), l);
+  step.kind = compiled(CompiledStep::What::rows, describe_normalization(n), l);
 }
 
 void make_gpu_fusion(const Node& n, Lowering&, Step& step) {
-  step.kind = GpuStep{std::make_shared<const jit::BodySpec>(jit::describe(*n.region(0)))};
+  step.kind = GpuStep{std::make_shared<const BodySpec>(describe(*n.region(0)))};
 }
 
 // Not compilable (a reduction inside, say): the body's steps, its parameters aliasing the operands.
@@ -185,7 +173,7 @@ void make_matmul_and_epilogue(const Node& n, Lowering& l, Step& step) {
   e.loc = step.loc;
   e.text = step.text;
   e.in.assign(step.in.begin() + 2, step.in.end());  // the biases; the product is prepended below
-  e.kind = compiled(CompiledStep::What::epilogue, jit::describe_epilogue(n), l);
+  e.kind = compiled(CompiledStep::What::epilogue, describe_epilogue(n), l);
   l.after.push_back(std::move(e));
   step.in.resize(2);
   step.attrs.set("activation", std::string("none"));
@@ -237,8 +225,7 @@ const Rule& rule_for(const Node& n, const Lowering& l) {
 void lower_constant(Program::Impl& p, const Node& n) {
   const DenseData& d = *n.attrs().get_dense("value").data;
   Storage* s = Storage::allocate(d.bytes.size(), p.device);
-  if (p.device.is_cpu() && !d.bytes.empty()) std::memcpy(s->data(), d.bytes.data(), d.bytes.size());
-  else if (!p.device.is_cpu()) cuda::copy_to_device(s->data(), d.bytes.data(), d.bytes.size(), p.device.index);
+  copy_bytes(s->data(), p.device, d.bytes.data(), Device::cpu(), d.bytes.size());
   p.constant_storage.push_back(s);
   p.constant_slot.push_back(p.new_slot(n.result()));
 }

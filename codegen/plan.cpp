@@ -58,7 +58,7 @@ void plan_results(const Program::Impl& p, const Step& step, const std::vector<in
 
 // The shape of a compiled or GPU step's result k over its iteration space:
 // the space itself, or the space reduced for the body's reduction result.
-Shape result_shape(const jit::BodySpec& body, int k, const Shape& space, const TensorType& declared) {
+Shape result_shape(const BodySpec& body, int k, const Shape& space, const TensorType& declared) {
   if (k != body.reduction_yield) return space;
   const bool keep = declared.shape.rank() == space.rank();
   Shape shape;
@@ -72,7 +72,7 @@ Shape result_shape(const jit::BodySpec& body, int k, const Shape& space, const T
   return shape;
 }
 
-void plan_generated(const Program::Impl& p, const Step& step, const jit::BodySpec& body, Plan& plan) {
+void plan_generated(const Program::Impl& p, const Step& step, const BodySpec& body, Plan& plan) {
   // The results span the broadcast of the inputs (every input reaches a result).
   Shape space;
   if (!broadcast_space(plan, step.in, &space))

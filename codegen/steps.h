@@ -71,12 +71,12 @@ struct SteppedFusionStep {
 // and kernel per shape tuple are Plan::runs[run_index].
 struct CompiledStep {
   enum class What : uint8_t { fusion, rows, epilogue } what = What::fusion;
-  std::shared_ptr<const jit::BodySpec> body;
+  std::shared_ptr<const BodySpec> body;
   int run_index = -1;
 };
 // A generated GPU kernel over the broadcast of the inputs (NOTE [Programs on a GPU]).
 struct GpuStep {
-  std::shared_ptr<const jit::BodySpec> body;
+  std::shared_ptr<const BodySpec> body;
 };
 struct PrintStep {};  // on the host: formats its operands, writes a line
 struct NopStep {};    // after_all: tokens only

@@ -101,7 +101,7 @@ template <class T> inline T abs(T a) {
 }
 template <class T> inline T square(T a) { return mul(a, a); }
 // f32 exp, log and tanh are duet's own polynomials (NOTE [f32 transcendentals]),
-// step for step the IR that codegen/llvm/math.cpp emits.
+// step for step the IR that codegen/emit/math.cpp emits.
 namespace poly {
 // ((k0 x + k1) x + k2) ...: unrolled at compile time, so loops of it vectorize.
 // Each step is one fused multiply-add (std::fma, one rounding), the

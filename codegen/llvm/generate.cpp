@@ -20,8 +20,8 @@
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/raw_ostream.h>
 
-#include <duet/codegen/llvm/emitter.h>
-#include <duet/codegen/llvm/math.h>
+#include <duet/codegen/emit/emitter.h>
+#include <duet/codegen/emit/math.h>
 #include <duet/graph/error.h>
 
 namespace duet::codegen::jit {
@@ -130,17 +130,17 @@ std::unique_ptr<llvm::Module> generate_vector(llvm::LLVMContext& ctx, const Body
   llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
   llvm::Function* fn = kernel_function(*m, name);
   b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
-  Emitter e(*m, b, /*avx512=*/true, kW);
+  emit::Emitter e(*m, b, /*avx512=*/true, kW);
   const int np = static_cast<int>(body.params.size());
   std::vector<llvm::Value*> base;
   for (int i = 0; i < np + static_cast<int>(body.yields.size()); ++i)
     base.push_back(b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, fn->getArg(0), i)));
   // In registers: b8 as i1 lanes; in memory: i8.
-  auto vec_type = [&](DType t) { return llvm::FixedVectorType::get(memory_type(ctx, t), kW); };
+  auto vec_type = [&](DType t) { return llvm::FixedVectorType::get(emit::memory_type(ctx, t), kW); };
   std::vector<llvm::Value*> splat(body.params.size(), nullptr);
   for (int k = 0; k < np; ++k) {
     if (!scalar_input[k]) continue;
-    llvm::Value* v = b.CreateVectorSplat(kW, b.CreateLoad(memory_type(ctx, body.params[k]), base[k]));
+    llvm::Value* v = b.CreateVectorSplat(kW, b.CreateLoad(emit::memory_type(ctx, body.params[k]), base[k]));
     splat[k] = body.params[k] == DType::b8 ? b.CreateICmpNE(v, llvm::Constant::getNullValue(v->getType())) : v;
   }
   emit_chunks(b, fn, fn->getArg(1), kW, [&](llvm::Value* i, llvm::Value* mask) {
@@ -152,7 +152,7 @@ std::unique_ptr<llvm::Module> generate_vector(llvm::LLVMContext& ctx, const Body
       }
       const DType t = body.params[k];
       llvm::Type* vt = vec_type(t);
-      llvm::Value* p = b.CreateGEP(memory_type(ctx, t), base[k], i);
+      llvm::Value* p = b.CreateGEP(emit::memory_type(ctx, t), base[k], i);
       const llvm::Align align(dtype_size(t));
       llvm::Value* v = mask ? static_cast<llvm::Value*>(b.CreateMaskedLoad(vt, p, align, mask, llvm::Constant::getNullValue(vt)))
                             : b.CreateAlignedLoad(vt, p, align);
@@ -168,7 +168,7 @@ std::unique_ptr<llvm::Module> generate_vector(llvm::LLVMContext& ctx, const Body
       const DType t = v < np ? body.params[static_cast<size_t>(v)] : body.ops[static_cast<size_t>(v - np)].result;
       llvm::Value* out = value[static_cast<size_t>(v)];
       if (t == DType::b8) out = b.CreateZExt(out, vec_type(t));
-      llvm::Value* p = b.CreateGEP(memory_type(ctx, t), base[static_cast<size_t>(np) + r], i);
+      llvm::Value* p = b.CreateGEP(emit::memory_type(ctx, t), base[static_cast<size_t>(np) + r], i);
       const llvm::Align align(dtype_size(t));
       if (mask) b.CreateMaskedStore(out, p, align, mask);
       else b.CreateAlignedStore(out, p, align);
@@ -265,7 +265,7 @@ std::unique_ptr<llvm::Module> generate_softmax(llvm::LLVMContext& ctx, bool log,
     // pass's arithmetic instead of stalling the next row's first pass.
     b.CreateIntrinsic(llvm::Intrinsic::prefetch, {ptr},
                       {b.CreateGEP(f32, next, i), b.getInt32(0), b.getInt32(3), b.getInt32(1)});
-    llvm::Value* e = emit_exp_f32(b, b.CreateFSub(load(x, i, mask, 0.0), shift_v), avx512);
+    llvm::Value* e = emit::emit_exp_f32(b, b.CreateFSub(load(x, i, mask, 0.0), shift_v), avx512);
     store(e, y, i, mask);
     if (mask) e = b.CreateSelect(mask, e, llvm::Constant::getNullValue(vf));  // adds +0: the eager tail skips them
     b.CreateStore(b.CreateFAdd(b.CreateLoad(vd, lo), b.CreateFPExt(b.CreateShuffleVector(e, lo_half), vd)), lo);
@@ -315,7 +315,7 @@ std::unique_ptr<llvm::Module> generate(llvm::LLVMContext& ctx, const BodySpec& b
   auto* loop = llvm::BasicBlock::Create(ctx, "loop", fn);
   auto* exit = llvm::BasicBlock::Create(ctx, "exit", fn);
   b.SetInsertPoint(entry);
-  Emitter e(*m, b, avx512);
+  emit::Emitter e(*m, b, avx512);
   // Every iteration reads and writes its own index only (an output may be an
   // input's buffer, at the same index): the accesses are parallel.
   llvm::MDNode* group = llvm::MDNode::getDistinct(ctx, {});
@@ -331,7 +331,7 @@ std::unique_ptr<llvm::Module> generate(llvm::LLVMContext& ctx, const BodySpec& b
   llvm::PHINode* i = b.CreatePHI(b.getInt64Ty(), 2);
   i->addIncoming(b.getInt64(0), entry);
   for (int k = 0; k < np; ++k)
-    if (!scalar_input[k]) value[k] = e.load(b.CreateGEP(memory_type(ctx, body.params[k]), base[k], i), body.params[k], group);
+    if (!scalar_input[k]) value[k] = e.load(b.CreateGEP(emit::memory_type(ctx, body.params[k]), base[k], i), body.params[k], group);
   const size_t n_ew = body.ops.size() - (body.reduction_yield >= 0 ? 1 : 0);
   for (size_t k = 0; k < n_ew; ++k) {
     std::vector<llvm::Value*> in;
@@ -342,7 +342,7 @@ std::unique_ptr<llvm::Module> generate(llvm::LLVMContext& ctx, const BodySpec& b
     if (static_cast<int>(r) == body.reduction_yield) continue;
     int v = body.yields[r];
     DType t = v < np ? body.params[v] : body.ops[v - np].result;
-    e.store(value[v], b.CreateGEP(memory_type(ctx, t), base[np + r], i), t, group);
+    e.store(value[v], b.CreateGEP(emit::memory_type(ctx, t), base[np + r], i), t, group);
   }
   // A row reduction: an accumulator phi (f64 for floating sums, as the eager
   // kernel), combined in the loop, finished and stored after it. A column
@@ -354,7 +354,7 @@ std::unique_ptr<llvm::Module> generate(llvm::LLVMContext& ctx, const BodySpec& b
   llvm::Type* acc_type = nullptr;
   if (red) {
     DType t = red->operand;
-    acc_type = sum && is_floating(t) ? b.getDoubleTy() : memory_type(ctx, t);
+    acc_type = sum && is_floating(t) ? b.getDoubleTy() : emit::memory_type(ctx, t);
     llvm::Value* x = value[red->in[0]];
     llvm::Value* slot = nullptr;
     llvm::Value* prev;
@@ -399,39 +399,16 @@ std::unique_ptr<llvm::Module> generate(llvm::LLVMContext& ctx, const BodySpec& b
     result->addIncoming(acc_next, loop);
     llvm::Value* out = result;
     if (sum && is_floating(t)) {
-      out = b.CreateFPTrunc(out, memory_type(ctx, t));  // T(acc)
+      out = b.CreateFPTrunc(out, emit::memory_type(ctx, t));  // T(acc)
       if (red->name == "mean") {  // T(double(T(sum)) * (1.0 / n)), as the eager kernel
         llvm::Value* scale = b.CreateFDiv(llvm::ConstantFP::get(b.getDoubleTy(), 1.0), b.CreateSIToFP(n, b.getDoubleTy()));
-        out = b.CreateFPTrunc(b.CreateFMul(b.CreateFPExt(out, b.getDoubleTy()), scale), memory_type(ctx, t));
+        out = b.CreateFPTrunc(b.CreateFMul(b.CreateFPExt(out, b.getDoubleTy()), scale), emit::memory_type(ctx, t));
       }
     }
     b.CreateStore(out, base[np + body.reduction_yield]);
   }
   b.CreateRetVoid();
   return verified(std::move(m), "kernel");
-}
-
-void optimize_o3(llvm::Module& m, llvm::TargetMachine& tm) {
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cgam;
-  llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder pb(&tm);
-  pb.registerModuleAnalyses(mam);
-  pb.registerCGSCCAnalyses(cgam);
-  pb.registerFunctionAnalyses(fam);
-  pb.registerLoopAnalyses(lam);
-  pb.crossRegisterProxies(lam, fam, cgam, mam);
-  pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam);
-}
-
-std::string emit_file(llvm::Module& m, llvm::TargetMachine& tm, llvm::CodeGenFileType type) {
-  llvm::SmallVector<char, 0> buf;
-  llvm::raw_svector_ostream os(buf);
-  llvm::legacy::PassManager pm;
-  if (tm.addPassesToEmitFile(pm, os, nullptr, type)) throw Error("codegen: the target cannot emit this file type");
-  pm.run(m);
-  return std::string(buf.begin(), buf.end());
 }
 
 const char* generate_build_stamp() { return __DATE__ " " __TIME__; }

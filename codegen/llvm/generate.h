@@ -23,11 +23,6 @@ namespace duet::codegen::jit {
 std::unique_ptr<llvm::Module> generate(llvm::LLVMContext& ctx, const BodySpec& body, const std::vector<bool>& scalar_input,
                                        const std::string& name, bool avx512);
 
-// The O3 pipeline for tm's target, in place.
-void optimize_o3(llvm::Module& m, llvm::TargetMachine& tm);
-// m as an object file or as assembly (PTX for NVPTX), by tm's code generator.
-std::string emit_file(llvm::Module& m, llvm::TargetMachine& tm, llvm::CodeGenFileType type);
-
 // When generate.cpp was built: part of every kernel's cache key (NOTE
 // [Kernel cache]), so kernels from another build of the generator are
 // never loaded from disk.

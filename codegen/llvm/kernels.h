@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include <duet/graph/ir.h>
+#include <duet/codegen/kernel_ir.h>
 
 namespace duet::codegen::jit {
 
@@ -20,58 +20,6 @@ namespace duet::codegen::jit {
 // in a reduction over its innermost axis, a run is one row: the reduction's
 // result pointer receives one element, the other results n.
 using RunFn = void (*)(char* const* ptrs, int64_t n);
-
-// Why a fusion body cannot be compiled ("" when it can): every node but the
-// last must be an elementwise op with scalar semantics the generator knows;
-// the last may be a sum, mean, max or min over the innermost axis alone, or
-// over every axis but the innermost; every other result must have the
-// iteration shape.
-std::string unsupported(const Graph& body);
-
-// A fusion body as the generator needs it, independent of the Graph (which
-// may be gone by the time a new input shape asks for a kernel): value ids
-// are the parameters first, then one per op.
-struct BodySpec {
-  struct Op {
-    ScalarOp scalar = ScalarOp::none;
-    std::string name;
-    std::vector<int> in;
-    DType operand = DType::f32;  // the dtype the op computes in (where: its value operands')
-    DType result = DType::f32;
-  };
-  std::vector<DType> params;
-  std::vector<Op> ops;
-  std::vector<int> yields;
-  // The last op may be a reduction (its `name` says how): -1 if none, else
-  // the index in `yields` of its result. Rows: over the innermost axis (the
-  // kernel reduces one row and stores one element). Columns: over every axis
-  // but the innermost (the kernel adds one row into an accumulator row the
-  // caller owns: f64 for floating sums, else the operand's type; the caller
-  // starts it at the identity and finishes it).
-  int reduction_yield = -1;
-  bool columns = false;
-  // A row normalization instead of a loop of ops: one f32 parameter, one op
-  // ("softmax" or "log_softmax") over the innermost axis, yielded. The kernel
-  // normalizes one row: ptrs = {x row, y row, the next x row to prefetch (or
-  // any readable address)}, n = the row's length
-  // (NOTE [Compiled softmax] in generate.cpp).
-  bool normalizes = false;
-};
-// Requires unsupported(body) == "".
-BodySpec describe(const Graph& body);
-
-// Why a softmax or log_softmax node cannot run as a compiled row kernel (""
-// when it can: f32, over the innermost axis), and its BodySpec.
-std::string unsupported_normalization(const Node& n);
-BodySpec describe_normalization(const Node& n);
-
-// The epilogue of an f32 fused_matmul whose activation is a transcendental
-// (tanh, sigmoid, gelu) as an elementwise body over (product, bias[, bias2]):
-// act((product + bias) + bias2), the backend epilogue's order. Empty (no ops)
-// when the node is not such a fused_matmul. The Program runs the product
-// through oneDNN and then this kernel in place (NOTE [Compiled epilogues] in
-// codegen/program.cpp).
-BodySpec describe_epilogue(const Node& n);
 
 // A kernel: its cache key (the body's ops and dtypes, independent of shapes,
 // so one kernel serves every batch size, plus which inputs are scalars and

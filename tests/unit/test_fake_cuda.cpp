@@ -16,7 +16,7 @@
 #include <duet/backends/cuda/allocator.h>
 #include <duet/backends/cuda/host_fallback.h>
 #include <duet/backends/cuda/runtime.h>
-#include <duet/codegen/gpu_kernels.h>
+#include <duet/codegen/gpu/kernels.h>
 #include <duet/duet.h>
 #include <duet/runtime/dispatch.h>
 

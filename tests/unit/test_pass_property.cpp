@@ -30,7 +30,7 @@
 
 #include <duet/backends/storage.h>
 #include <duet/codegen/llvm/kernels.h>
-#include <duet/codegen/llvm/ptx.h>
+#include <duet/codegen/gpu/ptx.h>
 #include <duet/codegen/program.h>
 #include <duet/graph/ir.h>
 #include <duet/graph/printer.h>
@@ -421,9 +421,9 @@ static std::vector<codegen::ptx::KernelSpec> random_graph_kernels(int& reduction
       for (const auto& n : graph.nodes()) {
         for (int r = 0; r < n->num_regions(); ++r)
           if (n->name() != "fusion") walk(*n->region(r));
-        if (n->name() != "fusion" || !codegen::jit::unsupported(*n->region(0)).empty()) continue;
-        codegen::jit::BodySpec body = codegen::jit::describe(*n->region(0));
-        if (!codegen::ptx::unsupported(body).empty()) {
+        if (n->name() != "fusion" || !codegen::unsupported(*n->region(0)).empty()) continue;
+        codegen::BodySpec body = codegen::describe(*n->region(0));
+        if (!codegen::gpu_refusal(body).empty()) {
           ++skipped;
           continue;
         }

@@ -1,4 +1,4 @@
-// GPU kernels as PTX (codegen/llvm/ptx.cpp, NOTE [GPU kernels]): generated
+// GPU kernels as PTX (codegen/gpu/ptx.cpp, NOTE [GPU kernels]): generated
 // for every elementwise op of the registry in every dtype it takes, for row
 // and column reductions, and for the fusions of random graphs
 // (test_pass_property.cpp), then assembled by
@@ -9,7 +9,7 @@
 // (NOTE [Skips that show] in main.cpp).
 #include <catch2/catch.hpp>
 #include <duet/codegen/llvm/kernels.h>
-#include <duet/codegen/llvm/ptx.h>
+#include <duet/codegen/gpu/ptx.h>
 #include <duet/duet.h>
 #include <duet/graph/ir.h>
 #include <duet/graph/op_def.h>
@@ -97,10 +97,10 @@ std::vector<ptx::KernelSpec> op_kernels() {
           continue;  // the op does not take this dtype
         }
         g.set_results({node->result()});
-        if (!jit::unsupported(g).empty()) continue;
-        jit::BodySpec body = jit::describe(g);
+        if (!codegen::unsupported(g).empty()) continue;
+        codegen::BodySpec body = codegen::describe(g);
         INFO(op->name() << " " << dtype_name(t));
-        REQUIRE(ptx::unsupported(body) == "");
+        REQUIRE(codegen::gpu_refusal(body) == "");
         std::string name = "k_" + op->name() + "_" + dtype_name(t) + (cast ? std::string("_") + dtype_name(to) : "");
         kernels.push_back({name, body, 1 + static_cast<int>(kernels.size() % 3)});
       }
@@ -134,11 +134,11 @@ std::vector<ptx::KernelSpec> reduction_kernels() {
           }
           g.set_results({r->result(), e->result()});  // the product is a result too
           INFO(reduce << " " << dtype_name(t) << " rank " << rank << (columns ? " columns" : " rows"));
-          REQUIRE(jit::unsupported(g) == "");
-          jit::BodySpec body = jit::describe(g);
+          REQUIRE(codegen::unsupported(g) == "");
+          codegen::BodySpec body = codegen::describe(g);
           REQUIRE(body.reduction_yield == 0);
           REQUIRE(body.columns == columns);
-          REQUIRE(ptx::unsupported(body) == "");
+          REQUIRE(codegen::gpu_refusal(body) == "");
           kernels.push_back({std::string("k_") + reduce + "_" + dtype_name(t) + "_" + std::to_string(rank) +
                                  (columns ? "_cols" : "_rows"), body, rank});
         }
@@ -168,7 +168,7 @@ TEST_CASE("GPU kernels: a softmax row is not generated yet, and says so", "[ptx]
   Graph g;
   Value* x = g.add_param(TensorType{DType::f32, Shape{4, 3}});
   Node* s = g.append(op_def("softmax"), {x}, {{"axis", int64_t{-1}}});
-  jit::BodySpec body = jit::describe_normalization(*s);
-  CHECK(contains(ptx::unsupported(body), "softmax"));
+  codegen::BodySpec body = codegen::describe_normalization(*s);
+  CHECK(contains(codegen::gpu_refusal(body), "softmax"));
   CHECK_THROWS_WITH(ptx::generate({{"k", body, 2}}, "sm_80"), Catch::Contains("cannot run on a GPU"));
 }

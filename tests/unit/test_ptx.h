@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include <duet/codegen/llvm/ptx.h>
+#include <duet/codegen/gpu/ptx.h>
 
 namespace duet_test {
 

@@ -1,6 +1,7 @@
-// The IR of one op of a kernel body, from the op's scalar semantics
-// (graph/scalar.h, mirrored op by op): shared by the host kernels
-// (generate.cpp) and the NVPTX kernels (ptx.cpp). Private to codegen/llvm.
+// The LLVM IR of one op of a kernel body (codegen/kernel_ir.h), from the
+// op's scalar semantics (graph/scalar.h, mirrored op by op): shared by the
+// CPU generator (codegen/llvm/generate.cpp) and the GPU generator
+// (codegen/gpu/ptx.cpp), which depend on it and never on each other.
 #pragma once
 
 #include <string>
@@ -10,11 +11,11 @@
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Module.h>
 
-#include <duet/codegen/llvm/kernels.h>
-#include <duet/codegen/llvm/math.h>
+#include <duet/codegen/emit/math.h>
+#include <duet/codegen/kernel_ir.h>
 #include <duet/graph/error.h>
 
-namespace duet::codegen::jit {
+namespace duet::codegen::emit {
 
 inline llvm::Type* memory_type(llvm::LLVMContext& ctx, DType t) {
   switch (t) {
@@ -173,4 +174,4 @@ class Emitter {
 };
 
 
-}  // namespace duet::codegen::jit
+}  // namespace duet::codegen::emit

@@ -21,7 +21,7 @@
 // vector) are registered here.
 // What they cannot express runs on the host (NOTE [Ops without a CUDA
 // kernel]): b8 and integer means, reductions over empty axes, rank > 8.
-#include <duet/codegen/gpu_kernels.h>
+#include <duet/codegen/gpu/kernels.h>
 
 #include <algorithm>
 #include <map>
@@ -35,8 +35,7 @@
 #include <duet/backends/cuda/host_fallback.h>
 #include <duet/backends/cuda/runtime.h>
 #include <duet/backends/storage.h>
-#include <duet/codegen/compiled_fusion.h>
-#include <duet/codegen/llvm/ptx.h>
+#include <duet/codegen/gpu/ptx.h>
 #include <duet/graph/error.h>
 #include <duet/graph/ops/infer_util.h>
 
@@ -62,7 +61,7 @@ Cache& cache() {
 // PTX forward.
 std::string target_arch(int device) { return "sm_" + std::to_string(std::min(cuda::compute_capability(device), 90)); }
 
-void* kernel_for(const jit::BodySpec& body, const std::string& key, int rank, int device) {
+void* kernel_for(const BodySpec& body, const std::string& key, int rank, int device) {
   const std::string arch = cuda::arch_name(device);
   const std::string full = fmt::format("{}|rank {}|{}|cuda:{}", key, rank, arch, device);
   Cache& c = cache();
@@ -87,9 +86,8 @@ int64_t rows_of(const std::vector<int64_t>& dims) {
 
 }  // namespace
 
-std::string unsupported(const jit::BodySpec& body) { return ptx::unsupported(body); }
 
-std::string body_key(const jit::BodySpec& b) {
+std::string body_key(const BodySpec& b) {
   std::string k = "(";
   for (DType t : b.params) k += std::string(dtype_name(t)) + ",";
   k += ")";
@@ -104,10 +102,10 @@ std::string body_key(const jit::BodySpec& b) {
   return k;
 }
 
-void run(const jit::BodySpec& body, const Launch& l, int device) {
+void run(const BodySpec& body, const Launch& l, int device) {
   const std::string key = body_key(body);
   const int rank = static_cast<int>(l.dims.size());
-  DUET_CHECK(rank >= 1 && rank <= ptx::kMaxRank, "gpu::run: rank out of range");
+  DUET_CHECK(rank >= 1 && rank <= kMaxGpuRank, "gpu::run: rank out of range");
   DUET_CHECK(l.ptrs.size() == body.params.size() + body.yields.size() && l.strides.size() == body.params.size(),
              "gpu::run: operands do not match the body");
   int64_t n = 1;
@@ -172,9 +170,9 @@ std::vector<int64_t> space_of(const Shape& s) {
 // One elementwise op over its broadcast operands.
 void elementwise_kernel(KernelContext& ctx) {
   const Shape& out = *ctx.out(0).shape;
-  if (out.rank() > ptx::kMaxRank) return cuda::host_fallback(ctx);
-  jit::BodySpec body;
-  jit::BodySpec::Op op;
+  if (out.rank() > kMaxGpuRank) return cuda::host_fallback(ctx);
+  BodySpec body;
+  BodySpec::Op op;
   op.scalar = ctx.op.scalar_op();
   op.name = ctx.op.name();
   for (int i = 0; i < ctx.num_inputs; ++i) {
@@ -185,7 +183,7 @@ void elementwise_kernel(KernelContext& ctx) {
   op.result = ctx.out(0).dtype;
   body.ops.push_back(op);
   body.yields = {ctx.num_inputs};
-  if (!unsupported(body).empty()) return cuda::host_fallback(ctx);
+  if (!gpu_refusal(body).empty()) return cuda::host_fallback(ctx);
   Launch l;
   l.dims = space_of(out);
   for (int i = 0; i < ctx.num_inputs; ++i) {
@@ -199,8 +197,8 @@ void elementwise_kernel(KernelContext& ctx) {
 // A body that yields its one parameter: a strided copy.
 void copy(KernelContext& ctx, std::vector<int64_t> strides) {
   const Shape& out = *ctx.out(0).shape;
-  if (out.rank() > ptx::kMaxRank) return cuda::host_fallback(ctx);
-  jit::BodySpec body;
+  if (out.rank() > kMaxGpuRank) return cuda::host_fallback(ctx);
+  BodySpec body;
   body.params = {ctx.in(0).dtype};
   body.yields = {0};
   Launch l;
@@ -226,7 +224,7 @@ void reduce_kernel(KernelContext& ctx) {
   const DType dt = ctx.in(0).dtype;
   const std::string& name = ctx.op.name();
   const Shape& in = *ctx.in(0).shape;
-  if (dt == DType::b8 || (name == "mean" && !is_floating(dt)) || in.rank() > ptx::kMaxRank)
+  if (dt == DType::b8 || (name == "mean" && !is_floating(dt)) || in.rank() > kMaxGpuRank)
     return cuda::host_fallback(ctx);
   std::vector<int> axes = reduction_axes(ctx.attrs.get_ints("axes"), in.rank());
   std::vector<int64_t> dims(in.begin(), in.end());
@@ -261,9 +259,9 @@ void reduce_kernel(KernelContext& ctx) {
     for (int i = 0; i < begin; ++i) last = last && !reduced[static_cast<size_t>(i)];
     Held next;
     if (!last) next.reset(Storage::allocate(static_cast<size_t>(outer * inner) * esize, ctx.device));
-    jit::BodySpec body;
+    BodySpec body;
     body.params = {dt};
-    body.ops.push_back(jit::BodySpec::Op{ScalarOp::none, name, {0}, dt, ctx.out(0).dtype});
+    body.ops.push_back(BodySpec::Op{ScalarOp::none, name, {0}, dt, ctx.out(0).dtype});
     body.yields = {1};
     body.reduction_yield = 0;
     Launch l;
@@ -301,7 +299,7 @@ void argmax_kernel(KernelContext& ctx) {
   const Shape& in = *ctx.in(0).shape;
   const int64_t attr = ctx.attrs.get_int("axis");
   const int axis = static_cast<int>(attr < 0 ? attr + in.rank() : attr);
-  if (dt == DType::b8 || in.rank() > ptx::kMaxRank || in.dim(axis) == 0) return cuda::host_fallback(ctx);
+  if (dt == DType::b8 || in.rank() > kMaxGpuRank || in.dim(axis) == 0) return cuda::host_fallback(ctx);
   int64_t outer = 1, n = in.dim(axis), inner = 1;
   for (int i = 0; i < axis; ++i) outer *= in.dim(i);
   for (int i = axis + 1; i < in.rank(); ++i) inner *= in.dim(i);
@@ -312,14 +310,14 @@ void argmax_kernel(KernelContext& ctx) {
   } m{Storage::allocate(static_cast<size_t>(outer * inner) * dtype_size(dt), ctx.device)};
   DeviceIota j(n, 1, ctx.device);  // 0, 1, ..., n - 1, then n
   const std::vector<int64_t> dims{outer, inner, n}, x_strides{n * inner, 1, inner};
-  jit::BodySpec max_body;
+  BodySpec max_body;
   max_body.params = {dt};
-  max_body.ops.push_back(jit::BodySpec::Op{ScalarOp::none, "max", {0}, dt, dt});
+  max_body.ops.push_back(BodySpec::Op{ScalarOp::none, "max", {0}, dt, dt});
   max_body.yields = {1};
   max_body.reduction_yield = 0;
   run(max_body, Launch{{ctx.in(0).data, m.s->data()}, dims, {x_strides}}, dev);
   auto scalar_op = [](const char* name) { return op_def(name).scalar_op(); };
-  jit::BodySpec first;  // params: x, m, j, n
+  BodySpec first;  // params: x, m, j, n
   first.params = {dt, dt, DType::i64, DType::i64};
   first.ops = {{scalar_op("equal"), "equal", {0, 1}, dt, DType::b8},
                {scalar_op("not_equal"), "not_equal", {0, 0}, dt, DType::b8},
@@ -355,10 +353,10 @@ void one_hot_kernel(KernelContext& ctx) {
     }
     host->release();
   }
-  if (out.rank() > ptx::kMaxRank) return cuda::host_fallback(ctx);
+  if (out.rank() > kMaxGpuRank) return cuda::host_fallback(ctx);
   const int64_t depth = out.dim(out.rank() - 1);
   DeviceIota j(depth, 0, ctx.device);
-  jit::BodySpec body;  // params: label, j
+  BodySpec body;  // params: label, j
   body.params = {lt, DType::i64};
   int label = 0;
   if (lt != DType::i64) {

@@ -1,11 +1,11 @@
 // Transcendental functions as LLVM IR the loop vectorizer can widen
 // (DESIGN.md §2.5: a call to llvm.exp stays scalar on this LLVM). f32 only;
-// f64 calls libm. Private to codegen/llvm.
+// f64 calls libm. Shared by both generators (codegen/emit/emitter.h).
 #pragma once
 
 #include <llvm/IR/IRBuilder.h>
 
-namespace duet::codegen::jit {
+namespace duet::codegen::emit {
 
 // Each takes and returns an f32 value, or a vector of them (the same
 // operations lane by lane); NaN in gives NaN out, and the infinities and
@@ -21,4 +21,4 @@ llvm::Value* emit_erf_f32(llvm::IRBuilder<>& b, llvm::Value* x, bool avx512 = fa
 // changed generator never loads kernels an older one saved.
 const char* math_build_stamp();
 
-}  // namespace duet::codegen::jit
+}  // namespace duet::codegen::emit

@@ -19,7 +19,7 @@
 // libdevice (__nv_exp, __nv_powf, ...), linked in as bitcode before O3.
 // This machine has no GPU: the PTX is checked by ptxas for sm_80 and sm_90
 // (tests/unit/test_ptx.cpp), never run.
-#include <duet/codegen/llvm/ptx.h>
+#include <duet/codegen/gpu/ptx.h>
 
 #include <cstdlib>
 #include <functional>
@@ -45,23 +45,12 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 
-#include <duet/codegen/llvm/emitter.h>
-#include <duet/codegen/llvm/generate.h>
+#include <duet/codegen/emit/emitter.h>
+#include <duet/codegen/emit/toolchain.h>
 #include <duet/graph/error.h>
 
 namespace duet::codegen::ptx {
 namespace {
-
-// Whether an op calls the math library (libdevice on a GPU).
-bool calls_library(const jit::BodySpec::Op& op) {
-  switch (op.scalar) {
-    case ScalarOp::exp: case ScalarOp::log: case ScalarOp::tanh: case ScalarOp::sigmoid:
-    case ScalarOp::gelu: case ScalarOp::erf:
-      return op.operand != DType::f32;
-    case ScalarOp::pow: return true;
-    default: return false;
-  }
-}
 
 // Block size of the reduction kernels: their launch must use it (the tree
 // over shared memory is unrolled for it).
@@ -136,7 +125,7 @@ class KernelBuilder {
     }
     std::vector<llvm::Value*> value(np_ + body_.ops.size(), nullptr);
     for (size_t p = 0; p < np_; ++p)
-      value[p] = e_.load(b_.CreateGEP(jit::memory_type(ctx_, body_.params[p]), arg(p), offset[p]), body_.params[p], nullptr);
+      value[p] = e_.load(b_.CreateGEP(emit::memory_type(ctx_, body_.params[p]), arg(p), offset[p]), body_.params[p], nullptr);
     const size_t n_ops = body_.ops.size() - (red_ ? 1 : 0);
     for (size_t o = 0; o < n_ops; ++o) {
       std::vector<llvm::Value*> in;
@@ -153,7 +142,7 @@ class KernelBuilder {
       DType t = type_of(v);
       llvm::Value* x = value[static_cast<size_t>(v)];
       b_.CreateStore(t == DType::b8 ? b_.CreateZExt(x, b_.getInt8Ty()) : x,
-                     b_.CreateGEP(jit::memory_type(ctx_, t), arg(np_ + r), idx));
+                     b_.CreateGEP(emit::memory_type(ctx_, t), arg(np_ + r), idx));
     }
   }
 
@@ -171,7 +160,7 @@ class KernelBuilder {
   DType operand() const { return red_->operand; }
   bool sum() const { return red_->name == "sum" || red_->name == "mean"; }
   llvm::Type* acc_type() {
-    return sum() && is_floating(operand()) ? b_.getDoubleTy() : jit::memory_type(ctx_, operand());
+    return sum() && is_floating(operand()) ? b_.getDoubleTy() : emit::memory_type(ctx_, operand());
   }
   llvm::Value* identity() {
     llvm::Type* t = acc_type();
@@ -192,13 +181,13 @@ class KernelBuilder {
       if (widen && is_floating(t)) x = b_.CreateFPExt(x, acc_type());
       return is_floating(t) ? b_.CreateFAdd(acc, x) : b_.CreateAdd(acc, x);
     }
-    jit::BodySpec::Op pick{red_->name == "max" ? ScalarOp::maximum : ScalarOp::minimum, red_->name, {}, t, t};
+    BodySpec::Op pick{red_->name == "max" ? ScalarOp::maximum : ScalarOp::minimum, red_->name, {}, t, t};
     return e_.op(pick, {acc, x});
   }
   // T(acc), and for a mean T(double(T(sum)) * (1.0 / count)).
   llvm::Value* finish(llvm::Value* acc, llvm::Value* count) {
     if (!(sum() && is_floating(operand()))) return acc;
-    llvm::Type* t = jit::memory_type(ctx_, operand());
+    llvm::Type* t = emit::memory_type(ctx_, operand());
     llvm::Value* out = b_.CreateFPTrunc(acc, t);
     if (red_->name != "mean") return out;
     llvm::Value* scale = b_.CreateFDiv(llvm::ConstantFP::get(b_.getDoubleTy(), 1.0), b_.CreateSIToFP(count, b_.getDoubleTy()));
@@ -255,7 +244,7 @@ class KernelBuilder {
            b_.CreateCondBr(b_.CreateICmpEQ(tid, b_.getInt64(0)), first, after);
            b_.SetInsertPoint(first);
            llvm::Value* out = finish(b_.CreateLoad(acc_type(), slot(b_.getInt64(0))), row_len);
-           b_.CreateStore(out, b_.CreateGEP(jit::memory_type(ctx_, operand()), result_ptr(), r));
+           b_.CreateStore(out, b_.CreateGEP(emit::memory_type(ctx_, operand()), result_ptr(), r));
            b_.CreateBr(after);
            b_.SetInsertPoint(after);
            b_.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {});  // the partials are reused by the next row
@@ -286,19 +275,19 @@ class KernelBuilder {
         b_.CreateStore(combine(b_.CreateLoad(acc_type(), acc), reduced(value), true), acc);
       });
       llvm::Value* out = finish(b_.CreateLoad(acc_type(), acc), rows);
-      b_.CreateStore(out, b_.CreateGEP(jit::memory_type(ctx_, operand()), result_ptr(), c));
+      b_.CreateStore(out, b_.CreateGEP(emit::memory_type(ctx_, operand()), result_ptr(), c));
     });
   }
 
   llvm::Module& m_;
   llvm::LLVMContext& ctx_;
   const KernelSpec& k_;
-  const jit::BodySpec& body_;
+  const BodySpec& body_;
   const size_t np_, nr_;
   llvm::IRBuilder<> b_;
-  jit::Emitter e_;
+  emit::Emitter e_;
   llvm::Function* fn_ = nullptr;
-  const jit::BodySpec::Op* red_ = nullptr;
+  const BodySpec::Op* red_ = nullptr;
 };
 
 const llvm::Target& nvptx_target() {
@@ -317,26 +306,6 @@ const llvm::Target& nvptx_target() {
 
 }  // namespace
 
-std::string libdevice_path() {
-  if (const char* v = std::getenv("DUET_LIBDEVICE"); v && *v) return v;
-#ifdef DUET_LIBDEVICE
-  std::error_code ec;
-  if (std::filesystem::exists(DUET_LIBDEVICE, ec)) return DUET_LIBDEVICE;
-#endif
-  return "";
-}
-
-std::string unsupported(const jit::BodySpec& body) {
-  if (body.normalizes) return "a softmax row (not generated for GPUs yet)";
-  for (const jit::BodySpec::Op& op : body.ops) {
-    // As on the CPU (kernels.cpp): pow by squaring is a loop, left to the eager kernel.
-    if (op.scalar == ScalarOp::pow && !is_floating(op.operand)) return "pow on integers";
-    if (calls_library(op) && libdevice_path().empty())
-      return op.name + " in " + std::string(dtype_name(op.operand)) + " needs CUDA's libdevice, which was not found";
-  }
-  return "";
-}
-
 std::string generate(const std::vector<KernelSpec>& kernels, const std::string& sm) {
   const llvm::Target& target = nvptx_target();
   // PTX ISA 7.8: the first with sm_90 (LLVM 16's newest).
@@ -350,10 +319,10 @@ std::string generate(const std::vector<KernelSpec>& kernels, const std::string& 
   m->setDataLayout(tm->createDataLayout());
   bool library = false;
   for (const KernelSpec& k : kernels) {
-    if (std::string why = unsupported(k.body); !why.empty())
+    if (std::string why = gpu_refusal(k.body); !why.empty())
       throw Error("codegen: kernel " + k.name + " cannot run on a GPU: " + why);
-    if (k.rank < 1 || k.rank > kMaxRank) throw Error(fmt::format("codegen: kernel {} has rank {}", k.name, k.rank));
-    for (const jit::BodySpec::Op& op : k.body.ops) library = library || calls_library(op);
+    if (k.rank < 1 || k.rank > kMaxGpuRank) throw Error(fmt::format("codegen: kernel {} has rank {}", k.name, k.rank));
+    for (const BodySpec::Op& op : k.body.ops) library = library || calls_math_library(op);
     KernelBuilder(*m, k).build();
   }
   if (library) {
@@ -370,8 +339,8 @@ std::string generate(const std::vector<KernelSpec>& kernels, const std::string& 
   std::string err;
   llvm::raw_string_ostream os(err);
   if (llvm::verifyModule(*m, &os)) throw Error("codegen: the generated GPU kernels do not verify: " + os.str());
-  jit::optimize_o3(*m, *tm);
-  return jit::emit_file(*m, *tm, llvm::CGFT_AssemblyFile);
+  emit::optimize_o3(*m, *tm);
+  return emit::emit_file(*m, *tm, llvm::CGFT_AssemblyFile);
 }
 
 }  // namespace duet::codegen::ptx

@@ -6,24 +6,17 @@
 #include <string>
 #include <vector>
 
-#include <duet/codegen/llvm/kernels.h>
+#include <duet/codegen/kernel_ir.h>
 
 namespace duet::codegen::ptx {
 
-constexpr int kMaxRank = 8;
-
 // One GPU kernel to generate: a body (elementwise, or ending in a row or
-// column reduction) over an iteration space of `rank` dims (1 to kMaxRank).
+// column reduction) over an iteration space of `rank` dims (1 to kMaxGpuRank, codegen/kernel_ir.h).
 struct KernelSpec {
   std::string name;
-  jit::BodySpec body;
+  BodySpec body;
   int rank = 1;
 };
-
-// Why `body` cannot become a GPU kernel yet ("" when it can): softmax rows
-// are not generated for GPUs yet, and libdevice must be found for ops that
-// call it.
-std::string unsupported(const jit::BodySpec& body);
 
 // One module holding every kernel, as PTX for `sm` ("sm_80", "sm_90").
 // Kernel k takes: a pointer per body parameter then per result, n (the
@@ -34,9 +27,5 @@ std::string unsupported(const jit::BodySpec& body);
 // (NOTE [GPU kernels]). Throws an Error when a body is unsupported or LLVM
 // fails.
 std::string generate(const std::vector<KernelSpec>& kernels, const std::string& sm);
-
-// The libdevice bitcode used ("" if none was found: $DUET_LIBDEVICE, else
-// the CUDA toolkit's, found at build time).
-std::string libdevice_path();
 
 }  // namespace duet::codegen::ptx

@@ -3,13 +3,13 @@
 // exp and log, 2 for tanh), Horner steps and range reductions as fused
 // multiply-adds, exactly as graph/scalar.h. Branch-free (both sides computed
 // and selected), so a loop of them vectorizes.
-#include <duet/codegen/llvm/math.h>
+#include <duet/codegen/emit/math.h>
 
 #include <initializer_list>
 
 #include <llvm/IR/IntrinsicsX86.h>
 
-namespace duet::codegen::jit {
+namespace duet::codegen::emit {
 namespace {
 
 // Constants of a value's type: a float (or i32), or a vector of them (splat),
@@ -139,4 +139,4 @@ llvm::Value* emit_erf_f32(llvm::IRBuilder<>& b, llvm::Value* x, bool avx512) {
 
 const char* math_build_stamp() { return __DATE__ " " __TIME__; }
 
-}  // namespace duet::codegen::jit
+}  // namespace duet::codegen::emit
