@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include <duet/backends/cuda/runtime.h>
+#include <duet/backends/copy.h>
 #include <duet/backends/random.h>
 #include <duet/graph/scalar.h>
 #include <duet/runtime/device.h>
@@ -44,8 +44,7 @@ Tensor placed(Tensor t, const char* what, SrcLoc loc) {
   Device d = current_device();
   if (d.is_cpu()) return t;
   Tensor out(TensorImpl::create_result(what, t.type(), d, loc));
-  cuda::copy_to_device(out.impl()->data(), t.impl()->data(), static_cast<size_t>(t.numel()) * dtype_size(t.dtype()),
-                       d.index);
+  copy_bytes(out.impl()->data(), d, t.impl()->data(), Device::cpu(), static_cast<size_t>(t.numel()) * dtype_size(t.dtype()));
   return out;
 }
 

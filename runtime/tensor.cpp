@@ -1,7 +1,7 @@
 // Tensor handles, TensorImpl's lifetime, host reads (item, to_vector).
 #include <duet/runtime/tensor.h>
 
-#include <duet/backends/cuda/runtime.h>
+#include <duet/backends/copy.h>
 #include <duet/runtime/device.h>
 
 #include <cstring>
@@ -239,14 +239,7 @@ Tensor Tensor::to(Device device, Loc loc) const {
   Tensor out;
   try {
     out = Tensor(TensorImpl::create(type(), device));
-    if (from.is_cpu()) {
-      cuda::copy_to_device(out.impl()->data(), impl_->data(), bytes, device.index);
-    } else if (device.is_cpu()) {
-      cuda::copy_to_host(out.impl()->data(), impl_->data(), bytes, from.index);
-    } else {  // between two GPUs, through the host
-      Tensor host = to(Device::cpu(), loc);
-      cuda::copy_to_device(out.impl()->data(), host.impl()->data(), bytes, device.index);
-    }
+    copy_bytes(out.impl()->data(), device, impl_->data(), from, bytes);
   } catch (const DeviceError& e) {
     throw DeviceError(format_error("to", fmt::format("{} -> {}: {}", from.str(), device.str(), e.what()), loc));
   }

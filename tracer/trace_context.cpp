@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include <duet/backends/cuda/runtime.h>
+#include <duet/backends/copy.h>
 #include <duet/runtime/control_flow.h>
 #include <duet/runtime/tape_hooks.h>
 #include <duet/runtime/ops.h>
@@ -80,8 +80,7 @@ Value* TraceContext::value_of(const Tensor& t, SrcLoc loc) {
   data->shape = impl->type.shape;
   size_t bytes = static_cast<size_t>(impl->type.shape.numel()) * dtype_size(impl->type.dtype);
   data->bytes.resize(bytes);
-  if (bytes && impl->device().is_cpu()) std::memcpy(data->bytes.data(), impl->data(), bytes);
-  else if (bytes) cuda::copy_to_host(data->bytes.data(), impl->data(), bytes, impl->device().index);
+  copy_bytes(data->bytes.data(), Device::cpu(), impl->data(), impl->device(), bytes);
   Attrs attrs{{"value", Dense{data}}};
   // Constants go first in the function, so they dominate every region.
   Node* first = graph_->nodes().empty() ? nullptr : graph_->nodes().front().get();
