@@ -144,6 +144,39 @@ TEST_CASE("kernel cache child: run a fusion", "[.][kernel_cache_child]") {
 
 // ---- in process ---------------------------------------------------------------------------------
 
+// NOTE [Compile at lowering] (codegen/lower.cpp).
+TEST_CASE("kernel cache: a static trace gets its kernels when it is lowered, before its first run", "[kernel_cache]") {
+  if (jit_off()) return;
+  auto body = [](Tensor x, Tensor y) { return sigmoid(x * y) * 0.375f - y * x * x; };  // a body no other test uses
+  auto f = function(body);
+  Tensor a = randn({6, 50}, 31), b = randn({6, 50}, 32);
+  jit::Stats s0 = jit::stats();
+  auto fetched = [&](const jit::Stats& s) { return s.compiled + s.disk_hits + s.memory_hits - s0.compiled - s0.disk_hits - s0.memory_hits; };
+  auto concrete = f.get_concrete_function(a, b);  // traced and lowered, not run
+  jit::Stats s1 = jit::stats();
+  CHECK(fetched(s1) == 1);
+  CHECK(max_rel_diff(f(a, b), body(a, b)) <= 1e-6);
+  jit::Stats s2 = jit::stats();
+  CHECK(fetched(s2) == 1);  // the first run asked the cache for nothing
+}
+
+TEST_CASE("kernel cache: a dynamic-batch trace compiles its kernel once, not per batch size", "[kernel_cache]") {
+  if (jit_off()) return;
+  auto body = [](Tensor x, Tensor y) { return tanh(x - y) * 1.625f + x * y; };  // a body no other test uses
+  FunctionOptions o;
+  o.input_signature = {TensorSpec({-1, 24}), TensorSpec({-1, 24})};
+  auto f = function(body, o);
+  jit::Stats s0 = jit::stats();
+  auto loaded = [&](const jit::Stats& s) { return s.compiled + s.disk_hits - s0.compiled - s0.disk_hits; };
+  for (int64_t batch : {3, 5, 9, 1000}) {
+    INFO("batch " << batch);
+    Tensor x = randn({batch, 24}, static_cast<uint64_t>(batch)), y = randn({batch, 24}, static_cast<uint64_t>(batch) + 1);
+    CHECK(max_rel_diff(f(x, y), body(x, y)) <= 1e-6);
+    CHECK(loaded(jit::stats()) == 1);  // the first batch's kernel serves every later one
+  }
+  CHECK(f.trace_count() == 1);
+}
+
 TEST_CASE("kernel cache: one kernel per body and broadcast pattern, then memory hits", "[kernel_cache]") {
   if (jit_off()) return;
   // A body no other test uses, so the kernels are new to this process.
