@@ -192,109 +192,139 @@ std::unique_ptr<llvm::Module> generate_vector(llvm::LLVMContext& ctx, const Body
 // prefetches the next row, a line per chunk, so the DRAM reads of the next
 // row's first pass overlap this row's exps (W3a, 2 threads, A/B in one
 // period: 42, 42, 49 -> 51, 50, 49 GB/s).
-std::unique_ptr<llvm::Module> generate_softmax(llvm::LLVMContext& ctx, bool log, const std::string& name, bool avx512) {
-  constexpr unsigned kW = 16;
-  auto m = std::make_unique<llvm::Module>(name, ctx);
-  llvm::IRBuilder<> b(ctx);
-  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
-  llvm::Type* f32 = b.getFloatTy();
-  llvm::Type* f64 = b.getDoubleTy();
-  auto* vf = llvm::FixedVectorType::get(f32, kW);
-  auto* vd = llvm::FixedVectorType::get(f64, kW / 2);
-  llvm::Function* fn = kernel_function(*m, name);
-  auto* entry = llvm::BasicBlock::Create(ctx, "entry", fn);
-  b.SetInsertPoint(entry);
-  llvm::Value* x = b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, fn->getArg(0), 0), "x");
-  llvm::Value* y = b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, fn->getArg(0), 1), "y");
-  llvm::Value* next = b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, fn->getArg(0), 2), "next");
-  llvm::Value* n = fn->getArg(1);
-  // Loop-carried values live in allocas, which O3 turns into phis.
-  auto slot = [&](llvm::Type* t, llvm::Value* init) {
-    llvm::IRBuilder<> eb(entry, entry->begin());
-    llvm::AllocaInst* a = eb.CreateAlloca(t);
-    b.CreateStore(init, a);
-    return a;
-  };
-  const llvm::Align a4(4);
-  auto load = [&](llvm::Value* base, llvm::Value* i, llvm::Value* mask, double pass) -> llvm::Value* {
-    llvm::Value* p = b.CreateGEP(f32, base, i);
-    if (!mask) return b.CreateAlignedLoad(vf, p, a4);
-    return b.CreateMaskedLoad(vf, p, a4, mask, llvm::ConstantFP::get(vf, pass));
-  };
-  auto store = [&](llvm::Value* v, llvm::Value* base, llvm::Value* i, llvm::Value* mask) {
-    llvm::Value* p = b.CreateGEP(f32, base, i);
-    if (mask) b.CreateMaskedStore(v, p, a4, mask);
-    else b.CreateAlignedStore(v, p, a4);
-  };
-  auto for_each_chunk = [&](const std::function<void(llvm::Value*, llvm::Value*)>& body) {
-    emit_chunks(b, fn, n, kW, body);
-  };
-
-  // Pass 1: the max (a NaN never wins a comparison) and whether a NaN was seen.
-  const double inf = std::numeric_limits<double>::infinity();
-  llvm::AllocaInst* mx = slot(vf, llvm::ConstantFP::get(vf, -inf));
-  llvm::AllocaInst* nan = slot(llvm::FixedVectorType::get(b.getInt1Ty(), kW), llvm::Constant::getNullValue(
-                                                                                   llvm::FixedVectorType::get(b.getInt1Ty(), kW)));
-  for_each_chunk([&](llvm::Value* i, llvm::Value* mask) {
-    llvm::Value* v = load(x, i, mask, -inf);
-    llvm::Value* cur = b.CreateLoad(vf, mx);
-    b.CreateStore(b.CreateSelect(b.CreateFCmpOGT(v, cur), v, cur), mx);
-    b.CreateStore(b.CreateOr(b.CreateLoad(nan->getAllocatedType(), nan), b.CreateFCmpUNO(v, v)), nan);
-  });
-  llvm::Value* mv = b.CreateLoad(vf, mx);
-  llvm::Value* top = b.CreateExtractElement(mv, uint64_t{0});
-  for (unsigned l = 1; l < kW; ++l) {
-    llvm::Value* e = b.CreateExtractElement(mv, uint64_t{l});
-    top = b.CreateSelect(b.CreateFCmpOGT(e, top), e, top);
+// The row kernel's IR, pass by pass: the builder state the passes share.
+class SoftmaxRow {
+ public:
+  static constexpr unsigned kW = 16;
+  SoftmaxRow(llvm::Module& m, const std::string& name, bool avx512)
+      : m_(m), ctx_(m.getContext()), b_(ctx_), avx512_(avx512), ptr_(llvm::PointerType::getUnqual(ctx_)),
+        f32_(b_.getFloatTy()), f64_(b_.getDoubleTy()), vf_(llvm::FixedVectorType::get(f32_, kW)),
+        vd_(llvm::FixedVectorType::get(f64_, kW / 2)) {
+    fn_ = kernel_function(m, name);
+    entry_ = llvm::BasicBlock::Create(ctx_, "entry", fn_);
+    b_.SetInsertPoint(entry_);
+    x_ = b_.CreateLoad(ptr_, b_.CreateConstGEP1_64(ptr_, fn_->getArg(0), 0), "x");
+    y_ = b_.CreateLoad(ptr_, b_.CreateConstGEP1_64(ptr_, fn_->getArg(0), 1), "y");
+    next_ = b_.CreateLoad(ptr_, b_.CreateConstGEP1_64(ptr_, fn_->getArg(0), 2), "next");
+    n_ = fn_->getArg(1);
   }
-  llvm::Value* any_nan = b.CreateOrReduce(b.CreateLoad(nan->getAllocatedType(), nan));
-  llvm::Value* shift = b.CreateSelect(any_nan, llvm::ConstantFP::getNaN(f32), top);
-  shift = b.CreateSelect(b.CreateFCmpOEQ(shift, llvm::ConstantFP::get(f32, -inf)), llvm::ConstantFP::get(f32, 0.0), shift);
-  llvm::Value* shift_v = b.CreateVectorSplat(kW, shift);
 
-  // Pass 2: exp(x - shift) into y, summed in f64 lanes.
-  llvm::AllocaInst* lo = slot(vd, llvm::Constant::getNullValue(vd));
-  llvm::AllocaInst* hi = slot(vd, llvm::Constant::getNullValue(vd));
-  std::vector<int> lo_half, hi_half;
-  for (unsigned l = 0; l < kW / 2; ++l) {
-    lo_half.push_back(static_cast<int>(l));
-    hi_half.push_back(static_cast<int>(l + kW / 2));
-  }
-  for_each_chunk([&](llvm::Value* i, llvm::Value* mask) {
-    // One 64-byte line of the next row per chunk: its DRAM reads overlap this
-    // pass's arithmetic instead of stalling the next row's first pass.
-    b.CreateIntrinsic(llvm::Intrinsic::prefetch, {ptr},
-                      {b.CreateGEP(f32, next, i), b.getInt32(0), b.getInt32(3), b.getInt32(1)});
-    llvm::Value* e = emit::emit_exp_f32(b, b.CreateFSub(load(x, i, mask, 0.0), shift_v), avx512);
-    store(e, y, i, mask);
-    if (mask) e = b.CreateSelect(mask, e, llvm::Constant::getNullValue(vf));  // adds +0: the eager tail skips them
-    b.CreateStore(b.CreateFAdd(b.CreateLoad(vd, lo), b.CreateFPExt(b.CreateShuffleVector(e, lo_half), vd)), lo);
-    b.CreateStore(b.CreateFAdd(b.CreateLoad(vd, hi), b.CreateFPExt(b.CreateShuffleVector(e, hi_half), vd)), hi);
-  });
-  // Lanes l and l + w, w = 8, 4, 2, 1.
-  llvm::Value* sum = b.CreateFAdd(b.CreateLoad(vd, lo), b.CreateLoad(vd, hi));
-  for (int w = static_cast<int>(kW / 4); w >= 1; w /= 2) {
-    std::vector<int> first, second;
-    for (int l = 0; l < w; ++l) {
-      first.push_back(l);
-      second.push_back(l + w);
-    }
-    sum = b.CreateFAdd(b.CreateShuffleVector(sum, first), b.CreateShuffleVector(sum, second));
-  }
-  llvm::Value* total = b.CreateExtractElement(sum, uint64_t{0});
-
-  // Pass 3: the scale, or x - shift - log(sum).
-  if (log) {
-    llvm::FunctionCallee logf = m->getOrInsertFunction("log", llvm::FunctionType::get(f64, {f64}, false));
-    llvm::Value* lse = b.CreateVectorSplat(kW, b.CreateFPTrunc(b.CreateCall(logf, {total}), f32));
+  // Pass 1: the max (a NaN never wins a comparison) and whether a NaN was
+  // seen; the shift is NaN if one was, 0 for a row of -inf, else the max.
+  llvm::Value* shift() {
+    const double inf = std::numeric_limits<double>::infinity();
+    llvm::AllocaInst* mx = slot(vf_, llvm::ConstantFP::get(vf_, -inf));
+    llvm::AllocaInst* nan = slot(llvm::FixedVectorType::get(b_.getInt1Ty(), kW),
+                                 llvm::Constant::getNullValue(llvm::FixedVectorType::get(b_.getInt1Ty(), kW)));
     for_each_chunk([&](llvm::Value* i, llvm::Value* mask) {
-      store(b.CreateFSub(b.CreateFSub(load(x, i, mask, 0.0), shift_v), lse), y, i, mask);
+      llvm::Value* v = load(x_, i, mask, -inf);
+      llvm::Value* cur = b_.CreateLoad(vf_, mx);
+      b_.CreateStore(b_.CreateSelect(b_.CreateFCmpOGT(v, cur), v, cur), mx);
+      b_.CreateStore(b_.CreateOr(b_.CreateLoad(nan->getAllocatedType(), nan), b_.CreateFCmpUNO(v, v)), nan);
     });
-  } else {
-    llvm::Value* inv = b.CreateVectorSplat(kW, b.CreateFPTrunc(b.CreateFDiv(llvm::ConstantFP::get(f64, 1.0), total), f32));
-    for_each_chunk([&](llvm::Value* i, llvm::Value* mask) { store(b.CreateFMul(load(y, i, mask, 0.0), inv), y, i, mask); });
+    llvm::Value* mv = b_.CreateLoad(vf_, mx);
+    llvm::Value* top = b_.CreateExtractElement(mv, uint64_t{0});
+    for (unsigned l = 1; l < kW; ++l) {
+      llvm::Value* e = b_.CreateExtractElement(mv, uint64_t{l});
+      top = b_.CreateSelect(b_.CreateFCmpOGT(e, top), e, top);
+    }
+    llvm::Value* any_nan = b_.CreateOrReduce(b_.CreateLoad(nan->getAllocatedType(), nan));
+    llvm::Value* shift = b_.CreateSelect(any_nan, llvm::ConstantFP::getNaN(f32_), top);
+    return b_.CreateSelect(b_.CreateFCmpOEQ(shift, llvm::ConstantFP::get(f32_, -inf)), llvm::ConstantFP::get(f32_, 0.0),
+                           shift);
   }
-  b.CreateRetVoid();
+
+  // Pass 2: exp(x - shift) into y, summed in f64 lanes; returns the sum.
+  llvm::Value* exps_and_sum(llvm::Value* shift_v) {
+    llvm::AllocaInst* lo = slot(vd_, llvm::Constant::getNullValue(vd_));
+    llvm::AllocaInst* hi = slot(vd_, llvm::Constant::getNullValue(vd_));
+    std::vector<int> lo_half, hi_half;
+    for (unsigned l = 0; l < kW / 2; ++l) {
+      lo_half.push_back(static_cast<int>(l));
+      hi_half.push_back(static_cast<int>(l + kW / 2));
+    }
+    for_each_chunk([&](llvm::Value* i, llvm::Value* mask) {
+      // One 64-byte line of the next row per chunk: its DRAM reads overlap this
+      // pass's arithmetic instead of stalling the next row's first pass.
+      b_.CreateIntrinsic(llvm::Intrinsic::prefetch, {ptr_},
+                         {b_.CreateGEP(f32_, next_, i), b_.getInt32(0), b_.getInt32(3), b_.getInt32(1)});
+      llvm::Value* e = emit::emit_exp_f32(b_, b_.CreateFSub(load(x_, i, mask, 0.0), shift_v), avx512_);
+      store(e, y_, i, mask);
+      if (mask) e = b_.CreateSelect(mask, e, llvm::Constant::getNullValue(vf_));  // adds +0: the eager tail skips them
+      b_.CreateStore(b_.CreateFAdd(b_.CreateLoad(vd_, lo), b_.CreateFPExt(b_.CreateShuffleVector(e, lo_half), vd_)), lo);
+      b_.CreateStore(b_.CreateFAdd(b_.CreateLoad(vd_, hi), b_.CreateFPExt(b_.CreateShuffleVector(e, hi_half), vd_)), hi);
+    });
+    // Lanes l and l + w, w = 8, 4, 2, 1.
+    llvm::Value* sum = b_.CreateFAdd(b_.CreateLoad(vd_, lo), b_.CreateLoad(vd_, hi));
+    for (int w = static_cast<int>(kW / 4); w >= 1; w /= 2) {
+      std::vector<int> first, second;
+      for (int l = 0; l < w; ++l) {
+        first.push_back(l);
+        second.push_back(l + w);
+      }
+      sum = b_.CreateFAdd(b_.CreateShuffleVector(sum, first), b_.CreateShuffleVector(sum, second));
+    }
+    return b_.CreateExtractElement(sum, uint64_t{0});
+  }
+
+  // Pass 3: y * (1/sum), or x - shift - log(sum).
+  void normalize(bool log, llvm::Value* shift_v, llvm::Value* total) {
+    if (log) {
+      llvm::FunctionCallee logf = m_.getOrInsertFunction("log", llvm::FunctionType::get(f64_, {f64_}, false));
+      llvm::Value* lse = b_.CreateVectorSplat(kW, b_.CreateFPTrunc(b_.CreateCall(logf, {total}), f32_));
+      for_each_chunk([&](llvm::Value* i, llvm::Value* mask) {
+        store(b_.CreateFSub(b_.CreateFSub(load(x_, i, mask, 0.0), shift_v), lse), y_, i, mask);
+      });
+    } else {
+      llvm::Value* inv =
+          b_.CreateVectorSplat(kW, b_.CreateFPTrunc(b_.CreateFDiv(llvm::ConstantFP::get(f64_, 1.0), total), f32_));
+      for_each_chunk([&](llvm::Value* i, llvm::Value* mask) { store(b_.CreateFMul(load(y_, i, mask, 0.0), inv), y_, i, mask); });
+    }
+    b_.CreateRetVoid();
+  }
+
+  llvm::IRBuilder<>& builder() { return b_; }
+
+ private:
+  // Loop-carried values live in allocas, which O3 turns into phis.
+  llvm::AllocaInst* slot(llvm::Type* t, llvm::Value* init) {
+    llvm::IRBuilder<> eb(entry_, entry_->begin());
+    llvm::AllocaInst* a = eb.CreateAlloca(t);
+    b_.CreateStore(init, a);
+    return a;
+  }
+  llvm::Value* load(llvm::Value* base, llvm::Value* i, llvm::Value* mask, double pass) {
+    llvm::Value* p = b_.CreateGEP(f32_, base, i);
+    if (!mask) return b_.CreateAlignedLoad(vf_, p, llvm::Align(4));
+    return b_.CreateMaskedLoad(vf_, p, llvm::Align(4), mask, llvm::ConstantFP::get(vf_, pass));
+  }
+  void store(llvm::Value* v, llvm::Value* base, llvm::Value* i, llvm::Value* mask) {
+    llvm::Value* p = b_.CreateGEP(f32_, base, i);
+    if (mask) b_.CreateMaskedStore(v, p, llvm::Align(4), mask);
+    else b_.CreateAlignedStore(v, p, llvm::Align(4));
+  }
+  void for_each_chunk(const std::function<void(llvm::Value*, llvm::Value*)>& body) { emit_chunks(b_, fn_, n_, kW, body); }
+
+  llvm::Module& m_;
+  llvm::LLVMContext& ctx_;
+  llvm::IRBuilder<> b_;
+  bool avx512_;
+  llvm::Type* ptr_;
+  llvm::Type* f32_;
+  llvm::Type* f64_;
+  llvm::FixedVectorType* vf_;
+  llvm::FixedVectorType* vd_;
+  llvm::Function* fn_ = nullptr;
+  llvm::BasicBlock* entry_ = nullptr;
+  llvm::Value *x_ = nullptr, *y_ = nullptr, *next_ = nullptr, *n_ = nullptr;
+};
+
+std::unique_ptr<llvm::Module> generate_softmax(llvm::LLVMContext& ctx, bool log, const std::string& name, bool avx512) {
+  auto m = std::make_unique<llvm::Module>(name, ctx);
+  SoftmaxRow row(*m, name, avx512);
+  llvm::Value* shift_v = row.builder().CreateVectorSplat(SoftmaxRow::kW, row.shift());
+  llvm::Value* total = row.exps_and_sum(shift_v);
+  row.normalize(log, shift_v, total);
   return verified(std::move(m), "softmax kernel");
 }
 
