@@ -2,6 +2,7 @@
 #include <duet/backends/kernel.h>
 
 #include <duet/backends/cuda/host_fallback.h>
+#include <duet/backends/target.h>
 
 #include <vector>
 
@@ -39,11 +40,10 @@ KernelFn find_kernel(int op_id, Device::Type device) {
   return fn;
 }
 
-namespace {
-// Runs a CPU kernel on constant operands (installed as the graph's constant
-// evaluator, for constant-fold).
-bool evaluate(const OpDef& op, const std::vector<const DenseData*>& operands, const Attrs& attrs,
-              const std::vector<TensorType>& result_types, std::vector<DenseData>* results) {
+// Runs a CPU kernel on constant operands: every target's constant evaluator
+// (backends/target.h).
+bool evaluate_on_cpu(const OpDef& op, const std::vector<const DenseData*>& operands, const Attrs& attrs,
+                     const std::vector<TensorType>& result_types, std::vector<DenseData>* results) {
   KernelFn fn = find_kernel(op.id(), Device::Type::cpu);
   if (!fn || result_types.size() > 2) return false;
   if (op.has(kView)) {  // reshape, expand_dims, squeeze: the same bytes under the result's shape
@@ -73,8 +73,6 @@ bool evaluate(const OpDef& op, const std::vector<const DenseData*>& operands, co
   }
   return true;
 }
-const bool g_evaluator_installed = (set_constant_evaluator(evaluate), true);
-}  // namespace
 
 void KernelContext::error(const std::string& what) const { throw Error(format_error(op.name(), what, loc)); }
 

@@ -2,7 +2,6 @@
 #include <duet/graph/op_def.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <limits>
 
@@ -218,12 +217,6 @@ std::string OpRegistry::closest(std::string_view name) const {
   }
   return best;
 }
-
-namespace {
-std::atomic<ConstantEvaluator> g_evaluator{nullptr};
-}
-void set_constant_evaluator(ConstantEvaluator fn) { g_evaluator.store(fn); }
-ConstantEvaluator constant_evaluator() { return g_evaluator.load(); }
 
 const OpDef& op_def(std::string_view name) {
   const OpDef* op = OpRegistry::get().find(name);

@@ -179,14 +179,6 @@ class OpRegistry {
   std::vector<OpDef*> ops_;
 };
 
-// Constant evaluation (constant-fold): the graph layer declares it, a lower
-// layer that has kernels (backends) installs it, so passes can fold without
-// depending on backends. Returns false when the op cannot be evaluated.
-using ConstantEvaluator = bool (*)(const OpDef& op, const std::vector<const DenseData*>& operands, const Attrs& attrs,
-                                   const std::vector<TensorType>& result_types, std::vector<DenseData>* results);
-void set_constant_evaluator(ConstantEvaluator fn);
-ConstantEvaluator constant_evaluator();  // nullptr when none is installed
-
 // The op named `name`; an Error naming the closest known op if none.
 const OpDef& op_def(std::string_view name);
 

@@ -6,12 +6,23 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <duet/graph/types.h>
 
 namespace duet {
 
+class Attrs;
 class OpDef;
+struct DenseData;
+
+// Evaluates `op` on constant operands into `results` (one per result type);
+// false when it cannot (no kernel, or the kernel reports an error that run
+// time should report instead). constant-fold's one way to compute: the graph
+// layer declares it, a backend implements it with its kernels, and a target
+// hands it over, so passes fold without depending on backends.
+using ConstantEvaluator = bool (*)(const OpDef& op, const std::vector<const DenseData*>& operands, const Attrs& attrs,
+                                   const std::vector<TensorType>& result_types, std::vector<DenseData>* results);
 
 class TargetInfo {
  public:
@@ -26,6 +37,9 @@ class TargetInfo {
   // Whether `producer` reads an operand stored with its last two dims
   // swapped without copying it (so a transpose feeding it can be dropped).
   virtual bool reads_transposed(const OpDef& producer, DType dtype) const { return false; }
+  // How constant-fold evaluates nodes for this target (nullptr: it folds
+  // nothing, and says so in its statistics).
+  virtual ConstantEvaluator constant_evaluator() const { return nullptr; }
 };
 
 }  // namespace duet

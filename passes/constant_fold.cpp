@@ -1,7 +1,10 @@
 // constant-fold — evaluates pure nodes whose operands are all constants and
 // replaces their results by constants, with the same kernels that run the
-// program (the graph's constant evaluator), so folding never changes a
-// result. Needs: a verified graph. Preserves: node order; never folds side
+// program: the target's constant evaluator (TargetInfo::constant_evaluator,
+// the CPU kernels for every target backends/ offers), so folding never
+// changes a result. Without a target, or with one that has no evaluator, it
+// folds nothing and says so in its statistics ("no constant evaluator").
+// Needs: a verified graph. Preserves: node order; never folds side
 // effects, region ops, views of non-constants, or results larger than
 // kMaxFoldedElements (a folded constant is embedded in the IR).
 //
@@ -58,9 +61,13 @@ int fold_graph(Graph& g, PassContext& ctx, ConstantEvaluator eval) {
 }
 
 PassResult constant_fold(Graph& g, PassContext& ctx) {
-  ConstantEvaluator eval = constant_evaluator();
+  ConstantEvaluator eval = ctx.target ? ctx.target->constant_evaluator() : nullptr;
   if (!eval) {
-    ctx.remark("no constant evaluator is installed (link duet_backends)");
+    ctx.stat("folded", 0);
+    ctx.stat("no constant evaluator");
+    ctx.remark(ctx.target ? "constant-fold: folded nothing: the target (" + ctx.target->name() +
+                                ") has no constant evaluator"
+                          : std::string("constant-fold: folded nothing: no target given, so no constant evaluator"));
     return PassResult::unchanged();
   }
   int folded = fold_graph(g, ctx, eval);

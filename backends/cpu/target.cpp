@@ -32,6 +32,8 @@ class CpuTarget final : public TargetInfo {
   bool reads_transposed(const OpDef& producer, DType dtype) const override {
     return producer.name() == "matmul" && dtype == DType::f32;
   }
+
+  ConstantEvaluator constant_evaluator() const override { return &evaluate_on_cpu; }
 };
 
 }  // namespace

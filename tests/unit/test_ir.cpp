@@ -8,6 +8,7 @@
 #include <random>
 #include <sstream>
 
+#include <duet/backends/target.h>
 #include <duet/graph/ir.h>
 #include <duet/graph/parser.h>
 #include <duet/graph/printer.h>
@@ -112,6 +113,45 @@ TEST_CASE("dce and cse through the pass manager keep statistics", "[ir][passes]"
                                                    "fuse-elementwise", "memory-plan"});
   CHECK(g->num_nodes() == 2);
   CHECK_THROWS_WITH(passes::PassManager("cse,nope"), Catch::Contains("unknown pass or pipeline 'nope'"));
+}
+
+TEST_CASE("constant-fold takes its evaluator from the target, and says when there is none", "[ir][passes]") {
+  const char* text =
+      "func @f(%x: f32[2]) -> (f32[2]) {\n"
+      "  %0 = constant() {value=dense<2.0>} : f32[]\n"
+      "  %1 = constant() {value=dense<3.0>} : f32[]\n"
+      "  %2 = add(%0, %1) : f32[]\n"
+      "  %3 = mul(%x, %2) : f32[2]\n"
+      "  return %3\n"
+      "}\n";
+  // A target that fuses nothing and has no evaluator.
+  struct Bare final : TargetInfo {
+    std::string name() const override { return "bare"; }
+    bool fuses_epilogue(const OpDef&, DType, const Shape&, const Shape*, std::string_view) const override {
+      return false;
+    }
+  } bare;
+  passes::PassManager pm("constant-fold");
+  for (const TargetInfo* target : {static_cast<const TargetInfo*>(nullptr), static_cast<const TargetInfo*>(&bare)}) {
+    auto g = parse_graph(text);
+    auto runs = pm.run(*g, target);
+    REQUIRE(runs.size() == 1);
+    CHECK_FALSE(runs[0].changed);
+    CHECK(runs[0].stats.at("folded") == 0);
+    CHECK(runs[0].stats.at("no constant evaluator") == 1);
+    REQUIRE(runs[0].remarks.size() == 1);
+    CHECK_THAT(runs[0].remarks[0], Catch::Contains("folded nothing") &&
+                                       Catch::Contains(target ? "the target (bare) has no constant evaluator"
+                                                              : "no target given"));
+    CHECK_THAT(passes::format_statistics(runs), Catch::Contains("folded=0 no constant evaluator=1"));
+    CHECK(g->num_nodes() == 4);
+  }
+  // The CPU target's evaluator: its kernels.
+  auto g = parse_graph(text);
+  auto runs = pm.run(*g, &cpu_target());
+  CHECK(runs[0].changed);
+  CHECK(runs[0].stats.at("folded") == 1);
+  CHECK(runs[0].stats.count("no constant evaluator") == 0);
 }
 
 TEST_CASE("DUET_DUMP-style dumps sort in pipeline order", "[ir][passes]") {
