@@ -6,22 +6,25 @@
 // NOTE [Program buffers]
 // Every SSA value has a slot. Per call, a slot's buffer is one of:
 //  - an input (borrowed from the caller) or a constant (owned by the Program);
-//  - a fresh Storage, for values the graph returns (handed to the caller);
+//  - a fresh Storage, for values the graph returns (handed to the caller),
+//    or a donated variable's own buffer (plan.donate);
 //  - a region of the call's arena, for every other intermediate (region
 //    parameters and results included);
-//  - the buffer of its operand, for view ops (reshape, expand_dims, squeeze);
+//  - the buffer of its operand, for view ops (kView: reshape, expand_dims,
+//    squeeze, stop_gradient) and a stepped fusion's parameters;
 //  - nothing, for tokens.
 // A returned value that lives in the arena or in a variable's buffer is
 // copied out, so results never alias the arena (reused by later calls) or a
-// variable (which a later memory plan may update in place); so is a
-// variable's new value that is also returned to the user. A cond copies the
-// taken branch's yields into its results; a while copies its loop variables
-// into its results, then each iteration copies results into the regions'
-// parameters and the body's yields back into the results (never in place, so
-// a body that swaps variables is right). Slot shapes are resolved once per
-// distinct tuple of input shapes and memoized, so a call with seen shapes
-// runs no type inference; a Program whose shapes are all static is planned
-// (and its kernels compiled) when it is lowered (NOTE [Compile at lowering]).
+// variable (whose buffer a later call may overwrite, NOTE [Donated
+// variables]); so is a variable's new value that is also returned to the
+// user. A cond copies the taken branch's yields into its results; a while
+// copies its loop variables into its results, then each iteration copies
+// results into the regions' parameters and the body's yields back into the
+// results (never in place, so a body that swaps variables is right). Slot
+// shapes are resolved once per distinct tuple of input shapes and memoized,
+// so a call with seen shapes runs no type inference; a Program whose shapes
+// are all static is planned (and its kernels compiled) when it is lowered
+// (NOTE [Compile at lowering]).
 #pragma once
 
 #include <atomic>

@@ -1,14 +1,19 @@
-// canonicalize — algebraic rewrites that never change a result bit beyond
-// what IEEE arithmetic allows, written as data: a pattern (the op and a test
-// on the node) and the value that replaces the node's result.
+// canonicalize — algebraic rewrites that keep every result bit, written as
+// data: a pattern (the op and a test on the node) and the value that
+// replaces the node's result; reshape(reshape(x)) is the one rewrite outside
+// the table, since it rewires the outer node instead of replacing it.
 // Needs: a verified graph. Preserves: node order; side effects and region
 // ops are never touched; a rewrite applies only when the replacement has the
-// node's exact type (no rewrite changes a broadcast shape or a dtype).
+// node's exact type (no rewrite changes a broadcast shape or a dtype). A
+// replaced node stays in the graph, unused, for dce.
 //
-//   %1 = mul(%x, %one) : f32[4]        (%one a constant 1)
-//   %2 = neg(%1) : f32[4]        ->    return %x
-//   %3 = neg(%2) : f32[4]
+//   %1 = mul(%x, %one) : i32[4]        (%one a constant 1)
+//   %2 = neg(%1) : i32[4]        ->    return %x
+//   %3 = neg(%2) : i32[4]
 //   return %3
+//
+// The same graph in f32 keeps both negs (x*1 -> x still applies): neg is
+// 0 - x, so neg(neg(-0.0)) is +0.0.
 #include <cmath>
 #include <functional>
 #include <optional>

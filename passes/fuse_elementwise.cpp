@@ -1,6 +1,9 @@
 // fuse-elementwise — groups elementwise ops into `fusion` nodes whose region
-// holds the body, so a code generator can emit one loop nest per group (until
-// then the Program engine steps through the body). Three kinds of grouping:
+// holds the body, so a code generator can emit one kernel per group: the
+// lowering (codegen/lower.cpp) compiles a fusion that the generator of the
+// Program's device takes (codegen/kernel_ir.h, fusion_refusal) and steps
+// through the body of any other with the eager kernels. Three kinds of
+// grouping:
 //  - chains: an elementwise op joins the group of its latest producer
 //    (broadcasts included);
 //  - a trailing reduction (sum, mean, max, min) joins the group that produces
@@ -14,10 +17,14 @@
 // member was, and every value it exports is used only after that point.
 // Every refusal says why (duet-opt --explain-fusion prints the reasons).
 //
-//   %0 = mul(%x, %a) : f32[8]          %2 = fusion(%x, %a, %b) : f32[8] {
-//   %1 = add(%0, %b) : f32[8]    ->    ^(%p0: f32[8], %p1: f32[8], %p2: f32[8]):
-//   %2 = tanh(%1) : f32[8]               ... yield %t
-//                                       }
+//   %0 = mul(%x, %a) : f32[8]          %0 = fusion(%x, %a, %b) : f32[8] {
+//   %1 = add(%0, %b) : f32[8]    ->    ^(%arg0: f32[8], %arg1: f32[8], %arg2: f32[8]):
+//   %2 = tanh(%1) : f32[8]               %1 = mul(%arg0, %arg1) : f32[8]
+//   return %2                            %2 = add(%1, %arg2) : f32[8]
+//                                        %3 = tanh(%2) : f32[8]
+//                                        yield %3
+//                                      }
+//                                      return %0
 #include <algorithm>
 #include <unordered_map>
 #include <unordered_set>

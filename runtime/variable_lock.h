@@ -1,5 +1,5 @@
 // Exclusive access to a variable's stored value, for duet::function's
-// in-place updates (NOTE [Donated variables] in tracer/function_core.cpp).
+// in-place updates (NOTE [Donated variables] in docs/ir.md).
 // Internal to duet's layers.
 #pragma once
 

@@ -62,7 +62,7 @@ std::string arch_name(int device);
 
 // PTX loaded into the current context (cudaLibraryLoadData), and a kernel of
 // it by name (cudaLibraryGetKernel). The library stays loaded for the life of
-// the process: the kernel cache holds it (codegen/cuda/gpu_kernels.cpp).
+// the process: the kernel cache holds it (codegen/gpu/kernels.cpp).
 void* load_ptx(const std::string& ptx, int device);
 void* get_kernel(void* library, const std::string& name);
 // Queues kernel(args) on `device`'s stream: `args` holds a pointer to each

@@ -15,7 +15,7 @@
 // the finish (f64 for floating sums, mean's scaling) are the CPU kernels',
 // but the order of the additions is not, so GPU sums are not the CPU's bits.
 // f32 transcendentals are the
-// polynomials of math.cpp (no library); f64 ones and pow call CUDA's
+// polynomials of codegen/emit/math.cpp (no library); f64 ones and pow call CUDA's
 // libdevice (__nv_exp, __nv_powf, ...), linked in as bitcode before O3.
 // This machine has no GPU: the PTX is checked by ptxas for sm_80 and sm_90
 // (tests/unit/test_ptx.cpp), never run.

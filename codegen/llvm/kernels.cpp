@@ -1,5 +1,7 @@
-// Fusion kernels through LLVM: what can be compiled, the O3 pipeline for the
-// host, ORC LLJIT, and the kernel cache (IR generation: generate.cpp).
+// Kernels for the host CPU through LLVM: a target machine with the host's
+// features, O3 and object emission (codegen/emit/toolchain.h), ORC LLJIT,
+// and the kernel cache (IR generation: generate.cpp; which bodies compile:
+// codegen/kernel_ir.h).
 //
 // NOTE [Kernel cache]
 // A kernel is keyed by its body's ops and dtypes (never its shapes), which

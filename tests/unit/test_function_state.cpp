@@ -202,7 +202,7 @@ TEST_CASE("function state: results never alias a variable's buffer", "[function]
   auto view = function([&v]() { return reshape(v.value(), {3, 1}); });
   Tensor rv = view();
   CHECK(rv.data_ptr() != v.value().data_ptr());
-  // A function that updates the variable in place (in a later memory plan)
+  // A function that updates the variable in place (memory-plan's donation)
   // must not change a result handed out before.
   auto bump = function([&v](Tensor d) { v.assign_add(d); });
   bump(tensor({1.f, 1.f, 1.f}));

@@ -35,7 +35,7 @@ std::string message_of(F&& f) {
   return "<no exception>";
 }
 
-// DUET_JIT=0: fusions run stepped, nothing is compiled (codegen/program.cpp).
+// DUET_JIT=0: fusions run stepped, nothing is compiled (codegen/lower.cpp).
 inline bool jit_off() {
   const char* v = std::getenv("DUET_JIT");
   return v && std::string(v) == "0";
