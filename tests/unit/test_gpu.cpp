@@ -707,7 +707,7 @@ TEST_CASE("training steps of a Dense model on cuda equal the CPU's", "[.gpu]") {
     }
 }
 
-// Not yet a documented decision (docs/cuda.md): like PyTorch's optimizer
+// A decision written down in docs/cuda.md: like PyTorch's optimizer
 // state, the slots follow their variables, so training cuda variables needs
 // no DeviceScope around apply_gradients.
 TEST_CASE("optimizer slots follow their variables onto cuda", "[.gpu]") {

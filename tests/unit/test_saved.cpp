@@ -46,7 +46,7 @@ std::vector<Tensor> collatz_body(Tensor n, Tensor scale) {
         Tensor next = where(v[0] == 1, v[0], where(odd, v[0] * 3 + 1, v[0] / 2));
         return {next, v[1] + cast(v[0] != 1, DType::i64)};
       },
-      {n, n * 0});  // (zeros_like of a dynamic shape is not traceable yet)
+      {n, n * 0});
   Tensor total = sum(cast(out[1], DType::f32) * scale);
   Tensor r = cond(total > 100.f, [&] { return total * 0.5f; }, [&] { return total; });
   return {out[1], r};
