@@ -328,6 +328,84 @@ std::unique_ptr<llvm::Module> generate_softmax(llvm::LLVMContext& ctx, bool log,
   return verified(std::move(m), "softmax kernel");
 }
 
+// A reduction's accumulator in the loop: a phi for a row reduction (f64 for
+// floating sums, as the eager kernel), the accumulator row in memory for a
+// column reduction, combined element by element.
+struct Accumulator {
+  llvm::Type* type = nullptr;
+  llvm::Value* next = nullptr;  // the value after this iteration
+};
+
+Accumulator accumulate(llvm::IRBuilder<>& b, emit::Emitter& e, const BodySpec::Op& red, bool columns, llvm::Value* x,
+                       llvm::Value* out, llvm::Value* i, llvm::MDNode* group, llvm::BasicBlock* entry) {
+  llvm::LLVMContext& ctx = b.getContext();
+  llvm::BasicBlock* loop = b.GetInsertBlock();
+  const DType t = red.operand;
+  const bool sum = red.name == "sum" || red.name == "mean";
+  Accumulator acc;
+  acc.type = sum && is_floating(t) ? b.getDoubleTy() : emit::memory_type(ctx, t);
+  llvm::Value* slot = nullptr;
+  llvm::Value* prev;
+  llvm::PHINode* phi = nullptr;
+  if (columns) {
+    slot = b.CreateGEP(acc.type, out, i);
+    auto* ld = b.CreateLoad(acc.type, slot);
+    ld->setMetadata(llvm::LLVMContext::MD_access_group, group);
+    prev = ld;
+  } else {
+    phi = llvm::PHINode::Create(acc.type, 2, "acc", &*loop->getFirstInsertionPt());
+    phi->addIncoming(reduction_identity(b, red.name, t, acc.type), entry);
+    prev = phi;
+  }
+  if (sum) {
+    llvm::Value* xv = is_floating(t) ? b.CreateFPExt(x, acc.type) : x;
+    acc.next = is_floating(t) ? b.CreateFAdd(prev, xv) : b.CreateAdd(prev, xv);
+  } else {
+    BodySpec::Op pick{red.name == "max" ? ScalarOp::maximum : ScalarOp::minimum, red.name, {}, t, t};
+    acc.next = e.op(pick, {prev, x});
+  }
+  if (columns) {
+    auto* st = b.CreateStore(acc.next, slot);
+    st->setMetadata(llvm::LLVMContext::MD_access_group, group);
+  } else {
+    phi->addIncoming(acc.next, loop);
+  }
+  return acc;
+}
+
+// After the loop, a row reduction's result: the identity for an empty row,
+// T(acc) for floating sums, T(double(T(sum)) * (1.0 / n)) for a mean, as the
+// eager kernel.
+void store_row_result(llvm::IRBuilder<>& b, const BodySpec::Op& red, const Accumulator& acc, llvm::BasicBlock* entry,
+                      llvm::BasicBlock* loop, llvm::Value* n, llvm::Value* out_ptr) {
+  llvm::LLVMContext& ctx = b.getContext();
+  const DType t = red.operand;
+  llvm::PHINode* result = b.CreatePHI(acc.type, 2);
+  result->addIncoming(reduction_identity(b, red.name, t, acc.type), entry);
+  result->addIncoming(acc.next, loop);
+  llvm::Value* out = result;
+  if ((red.name == "sum" || red.name == "mean") && is_floating(t)) {
+    out = b.CreateFPTrunc(out, emit::memory_type(ctx, t));
+    if (red.name == "mean") {
+      llvm::Value* scale = b.CreateFDiv(llvm::ConstantFP::get(b.getDoubleTy(), 1.0), b.CreateSIToFP(n, b.getDoubleTy()));
+      out = b.CreateFPTrunc(b.CreateFMul(b.CreateFPExt(out, b.getDoubleTy()), scale), emit::memory_type(ctx, t));
+    }
+  }
+  b.CreateStore(out, out_ptr);
+}
+
+// The loop's accesses are parallel (group) and it should be vectorized.
+void mark_parallel(llvm::Instruction* back_branch, llvm::MDNode* group) {
+  llvm::LLVMContext& ctx = back_branch->getContext();
+  llvm::MDNode* parallel = llvm::MDNode::get(ctx, {llvm::MDString::get(ctx, "llvm.loop.parallel_accesses"), group});
+  llvm::MDNode* vectorize = llvm::MDNode::get(
+      ctx, {llvm::MDString::get(ctx, "llvm.loop.vectorize.enable"),
+            llvm::ConstantAsMetadata::get(llvm::ConstantInt::getTrue(ctx))});
+  llvm::MDNode* self = llvm::MDNode::getDistinct(ctx, {nullptr, parallel, vectorize});
+  self->replaceOperandWith(0, self);
+  back_branch->setMetadata(llvm::LLVMContext::MD_loop, self);
+}
+
 }  // namespace
 
 // avx512: the host has AVX-512F (vscalefps in vector exps).
@@ -374,69 +452,15 @@ std::unique_ptr<llvm::Module> generate(llvm::LLVMContext& ctx, const BodySpec& b
     DType t = v < np ? body.params[v] : body.ops[v - np].result;
     e.store(value[v], b.CreateGEP(emit::memory_type(ctx, t), base[np + r], i), t, group);
   }
-  // A row reduction: an accumulator phi (f64 for floating sums, as the eager
-  // kernel), combined in the loop, finished and stored after it. A column
-  // reduction: the accumulator row in memory, combined element by element.
-  llvm::PHINode* acc = nullptr;
-  llvm::Value* acc_next = nullptr;
   const BodySpec::Op* red = body.reduction_yield >= 0 ? &body.ops.back() : nullptr;
-  const bool sum = red && (red->name == "sum" || red->name == "mean");
-  llvm::Type* acc_type = nullptr;
-  if (red) {
-    DType t = red->operand;
-    acc_type = sum && is_floating(t) ? b.getDoubleTy() : emit::memory_type(ctx, t);
-    llvm::Value* x = value[red->in[0]];
-    llvm::Value* slot = nullptr;
-    llvm::Value* prev;
-    if (body.columns) {
-      slot = b.CreateGEP(acc_type, base[np + body.reduction_yield], i);
-      auto* ld = b.CreateLoad(acc_type, slot);
-      ld->setMetadata(llvm::LLVMContext::MD_access_group, group);
-      prev = ld;
-    } else {
-      acc = llvm::PHINode::Create(acc_type, 2, "acc", &*loop->getFirstInsertionPt());
-      acc->addIncoming(reduction_identity(b, red->name, t, acc_type), entry);
-      prev = acc;
-    }
-    if (sum) {
-      llvm::Value* xv = is_floating(t) ? b.CreateFPExt(x, acc_type) : x;
-      acc_next = is_floating(t) ? b.CreateFAdd(prev, xv) : b.CreateAdd(prev, xv);
-    } else {
-      BodySpec::Op pick{red->name == "max" ? ScalarOp::maximum : ScalarOp::minimum, red->name, {}, t, t};
-      acc_next = e.op(pick, {prev, x});
-    }
-    if (body.columns) {
-      auto* st = b.CreateStore(acc_next, slot);
-      st->setMetadata(llvm::LLVMContext::MD_access_group, group);
-    } else {
-      acc->addIncoming(acc_next, loop);
-    }
-  }
+  Accumulator acc;
+  if (red) acc = accumulate(b, e, *red, body.columns, value[red->in[0]], base[np + body.reduction_yield], i, group, entry);
   llvm::Value* next = b.CreateAdd(i, b.getInt64(1));
   i->addIncoming(next, loop);
   auto* br = b.CreateCondBr(b.CreateICmpSLT(next, n), loop, exit);
-  llvm::MDNode* parallel = llvm::MDNode::get(ctx, {llvm::MDString::get(ctx, "llvm.loop.parallel_accesses"), group});
-  llvm::MDNode* vectorize = llvm::MDNode::get(
-      ctx, {llvm::MDString::get(ctx, "llvm.loop.vectorize.enable"), llvm::ConstantAsMetadata::get(b.getTrue())});
-  llvm::MDNode* self = llvm::MDNode::getDistinct(ctx, {nullptr, parallel, vectorize});
-  self->replaceOperandWith(0, self);
-  br->setMetadata(llvm::LLVMContext::MD_loop, self);
+  mark_parallel(br, group);
   b.SetInsertPoint(exit);
-  if (red && !body.columns) {
-    DType t = red->operand;
-    llvm::PHINode* result = b.CreatePHI(acc_type, 2);
-    result->addIncoming(reduction_identity(b, red->name, t, acc_type), entry);
-    result->addIncoming(acc_next, loop);
-    llvm::Value* out = result;
-    if (sum && is_floating(t)) {
-      out = b.CreateFPTrunc(out, emit::memory_type(ctx, t));  // T(acc)
-      if (red->name == "mean") {  // T(double(T(sum)) * (1.0 / n)), as the eager kernel
-        llvm::Value* scale = b.CreateFDiv(llvm::ConstantFP::get(b.getDoubleTy(), 1.0), b.CreateSIToFP(n, b.getDoubleTy()));
-        out = b.CreateFPTrunc(b.CreateFMul(b.CreateFPExt(out, b.getDoubleTy()), scale), emit::memory_type(ctx, t));
-      }
-    }
-    b.CreateStore(out, base[np + body.reduction_yield]);
-  }
+  if (red && !body.columns) store_row_result(b, *red, acc, entry, loop, n, base[np + body.reduction_yield]);
   b.CreateRetVoid();
   return verified(std::move(m), "kernel");
 }
