@@ -4,6 +4,7 @@
 #include <duet/backends/cuda/host_fallback.h>
 #include <duet/backends/target.h>
 
+#include <algorithm>
 #include <vector>
 
 #ifdef _OPENMP
@@ -23,7 +24,11 @@ std::atomic<int> g_num_threads{0};
 void register_kernel(const OpDef& op, Device::Type device, KernelFn fn) {
   auto& t = table();
   size_t slot = static_cast<size_t>(op.id()) * kDeviceTypes + static_cast<int>(device);
-  if (t.size() <= slot) t.resize(slot + kDeviceTypes, nullptr);
+  // A slot for every op there is: the eager CUDA kernels register while
+  // other threads may run ops (NOTE [Eager CUDA kernels on first use] in
+  // runtime/device.cpp), so the table must not move then. Every op is
+  // registered before any kernel (graph's initializers run first).
+  if (t.size() <= slot) t.resize(std::max(slot + kDeviceTypes, OpRegistry::get().all().size() * kDeviceTypes), nullptr);
   t[slot] = fn;
 }
 

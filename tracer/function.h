@@ -254,8 +254,4 @@ auto function(F&& f, FunctionOptions options = {}) {
   return Function<Sig>(std::forward<F>(f), std::move(options));
 }
 
-namespace detail {
-bool link_all_layers();  // NOTE [Every layer linked] in duet.h
-}  // namespace detail
-
 }  // namespace duet

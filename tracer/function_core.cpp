@@ -734,6 +734,4 @@ std::vector<Tensor> ConcreteFunction::operator()(const std::vector<Tensor>& inpu
   return detail::run_trace(*trace_, args, loc);
 }
 
-bool detail::link_all_layers() { return true; }  // NOTE [Every layer linked] in duet.h
-
 }  // namespace duet

@@ -18,10 +18,11 @@
 // transpose, broadcast_to and broadcast_like (a body that yields its
 // parameter, read through permuted or zero strides), of argmax (two
 // reductions, argmax_kernel) and of one_hot (a comparison with an index
-// vector) are registered here.
+// vector) are registered here, by register_eager_kernels (eager_kernels.h).
 // What they cannot express runs on the host (NOTE [Ops without a CUDA
 // kernel]): b8 and integer means, reductions over empty axes, rank > 8.
 #include <duet/codegen/gpu/kernels.h>
+#include <duet/codegen/gpu/eager_kernels.h>
 
 #include <algorithm>
 #include <map>
@@ -374,19 +375,23 @@ void one_hot_kernel(KernelContext& ctx) {
       ctx.device.index);
 }
 
-const bool g_registered = [] {
-  if (!cuda::built_with_cuda()) return false;
-  for (const OpDef* op : OpRegistry::get().all())
-    if (op->scalar_op() != ScalarOp::none) register_kernel(*op, Device::Type::cuda, elementwise_kernel);
-  for (const char* name : {"sum", "mean", "max", "min"}) register_kernel(name, Device::Type::cuda, reduce_kernel);
-  register_kernel("argmax", Device::Type::cuda, argmax_kernel);
-  register_kernel("one_hot", Device::Type::cuda, one_hot_kernel);
-  register_kernel("transpose", Device::Type::cuda, transpose_kernel);
-  register_kernel("broadcast_to", Device::Type::cuda, broadcast_kernel);
-  register_kernel("broadcast_like", Device::Type::cuda, broadcast_kernel);
-  return true;
-}();
-
 }  // namespace
+
+void register_eager_kernels() {
+  // A function-local static: one thread registers, the others wait for it.
+  static const bool registered = [] {
+    if (!cuda::built_with_cuda()) return false;
+    for (const OpDef* op : OpRegistry::get().all())
+      if (op->scalar_op() != ScalarOp::none) register_kernel(*op, Device::Type::cuda, elementwise_kernel);
+    for (const char* name : {"sum", "mean", "max", "min"}) register_kernel(name, Device::Type::cuda, reduce_kernel);
+    register_kernel("argmax", Device::Type::cuda, argmax_kernel);
+    register_kernel("one_hot", Device::Type::cuda, one_hot_kernel);
+    register_kernel("transpose", Device::Type::cuda, transpose_kernel);
+    register_kernel("broadcast_to", Device::Type::cuda, broadcast_kernel);
+    register_kernel("broadcast_like", Device::Type::cuda, broadcast_kernel);
+    return true;
+  }();
+  (void)registered;
+}
 
 }  // namespace duet::codegen::gpu

@@ -155,7 +155,10 @@ TEST_CASE("fake cuda: gather and the ops without a CUDA kernel give the CPU's an
 
 TEST_CASE("fake cuda: the op list splits into CUDA kernels and ops that run on the host", "[.fake_cuda]") {
   // Every op with a CPU kernel has a CUDA one, or the host fallback; this is
-  // the list docs/cuda.md gives, so a change to it is seen.
+  // the list docs/cuda.md gives, so a change to it is seen. The generated
+  // eager kernels are registered when a device is first used (NOTE [Eager
+  // CUDA kernels on first use]), which this case may be the first to do.
+  DeviceScope on(kGpu);
   std::vector<std::string> on_host;
   for (const OpDef* op : OpRegistry::get().all()) {
     if (!find_kernel(op->id(), Device::Type::cpu)) continue;
