@@ -1,6 +1,6 @@
 // A trace as the tracer keeps it: the argument specs, the IR text at each
 // stage, the Program, and how variables bind. Internal to the tracer layer
-// (function_core.cpp, saved.cpp); users see ConcreteFunction.
+// (the files function_core.h lists, saved.cpp); users see ConcreteFunction.
 #pragma once
 
 #include <memory>
