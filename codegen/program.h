@@ -39,10 +39,10 @@ class Program {
  public:
   // Lowers a verified graph to run on `device`: its inputs, constants,
   // buffers and results live there (NOTE [Programs on a GPU]). A static
-  // graph is planned and its kernels compiled here (NOTE [Compile at
-  // lowering]). An op without a kernel for the device is a DeviceError
-  // naming it; a structural op with no lowering rule (none today: the guard
-  // for a new one) is an Error.
+  // graph is planned and its kernels compiled here
+  // (NOTE [Compile at lowering]). An op without a kernel for the device is a
+  // DeviceError naming it; a structural op with no lowering rule (none
+  // today: the guard for a new one) is an Error.
   static std::unique_ptr<Program> lower(const Graph& g, Device device = Device::cpu());
   Device device() const;
   ~Program();
