@@ -7,6 +7,10 @@ namespace duet {
 
 // The host CPU: oneDNN matmul with bias and one eltwise post-op (f32).
 const TargetInfo& cpu_target();
+// A CUDA device: cuBLASLt matmul with a row bias (f32, f64), no activation.
+const TargetInfo& cuda_target();
+// The target a Program for `device` is optimized for.
+const TargetInfo& target_of(Device device);
 
 // A ConstantEvaluator (graph/target.h): the op's CPU kernel on host copies
 // of the constants, so a folded constant has the bits the CPU computes.

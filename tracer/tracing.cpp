@@ -67,13 +67,15 @@ Device function_device(const Trace& t) {
   return Device::cpu();
 }
 
-// The recorded graph, verified, optimized and lowered, with its IR text at each stage.
+// The recorded graph, verified, optimized for its device's target (what that
+// device fuses: backends/target.h) and lowered, with its IR text at each stage.
 void lower(Trace& t, std::unique_ptr<Graph> g) {
   t.traced_ir = print_graph(*g);
   verify(*g);
-  passes::PassManager("default").run(*g, &cpu_target());
+  const Device device = function_device(t);
+  passes::PassManager("default").run(*g, &target_of(device));
   t.optimized_ir = print_graph(*g);
-  t.program = codegen::Program::lower(*g, function_device(t));
+  t.program = codegen::Program::lower(*g, device);
 }
 
 }  // namespace

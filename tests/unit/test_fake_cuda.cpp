@@ -307,6 +307,23 @@ TEST_CASE("fake cuda: a traced call queues its steps without waiting for the dev
   CHECK(fake.counters().memcpys[DUET_FAKE_DEVICE_TO_HOST] == 1);
 }
 
+TEST_CASE("fake cuda: a trace for a CUDA device is optimized for the CUDA target, not the CPU's", "[.fake_cuda]") {
+  Fake fake;
+  auto f = function([](const Tensor& x, const Tensor& w, const Tensor& b) { return tanh(matmul(x, w) + b); });
+  Tensor x = randn({8, 16}, 1), w = randn({16, 4}, 2), b = randn({4}, 3);
+  // The CPU fuses bias and tanh into oneDNN's matmul; cuBLASLt takes only the
+  // row bias, and tanh is left to fuse-elementwise (backends/cuda/target.cpp).
+  const std::string cpu = f.get_concrete_function(x, w, b).ir(Stage::optimized);
+  const std::string gpu = f.get_concrete_function(x.to(kGpu), w.to(kGpu), b.to(kGpu)).ir(Stage::optimized);
+  INFO("cpu:\n" << cpu << "cuda:\n" << gpu);
+  CHECK(duet_test::contains(cpu, "activation=\"tanh\""));
+  CHECK(duet_test::contains(gpu, "fused_matmul("));
+  CHECK(duet_test::contains(gpu, "activation=\"none\""));
+  CHECK_FALSE(duet_test::contains(gpu, "activation=\"tanh\""));
+  CHECK(duet_test::contains(gpu, "tanh("));
+  CHECK(f.trace_count() == 2);
+}
+
 TEST_CASE("fake cuda: every kernel duet loads for eager ops and traced fusions assembles with ptxas",
           "[.fake_cuda][ptxas]") {  // ctest's cuda.fake_runtime_ptx* (NOTE [Skips that show] in main.cpp)
   // The PTX as loaded (the stand-in keeps each text): every elementwise op

@@ -1,13 +1,14 @@
 // duet-opt: reads IR text (a file or stdin), verifies it, runs passes and
 // prints the result. The driver of the FileCheck tests in tests/ir/.
 //   duet-opt [FILE|-] [-p cse,dce] [--print-after-all] [--verify-each] [--statistics]
-//            [--split-input-file] [--explain-fusion] [--target=cpu|none] [--emit=ir|llvm|asm]
+//            [--split-input-file] [--explain-fusion] [--target=cpu|cuda|none] [--emit=ir|llvm|asm]
 //            [--list-passes]
 // --emit=llvm / --emit=asm print, after the passes, each compilable fusion's
 // kernel (for contiguous inputs) and each softmax row kernel as LLVM IR after
 // O3, or as assembly.
-// Passes that ask the target (fuse-matmul-epilogue) see the CPU's TargetInfo
-// unless --target=none.
+// Passes that ask the target (fuse-matmul-epilogue, constant-fold) see the
+// CPU's TargetInfo, or a CUDA device's with --target=cuda (what a trace for
+// cuda:i is optimized for), or none with --target=none.
 // With --split-input-file each chunk between `// -----` lines is processed on
 // its own (errors keep their line numbers in the whole file); the exit code is
 // 1 if any chunk failed. An input that holds no func at all (an empty file,
@@ -32,7 +33,7 @@ int usage(const char* msg) {
   std::cerr << "duet-opt: " << msg << "\n"
             << "usage: duet-opt [FILE|-] [-p PASS,PASS...] [--print-after-all] [--verify-each] [--statistics]"
                " [--split-input-file]\n"
-               "                [--explain-fusion] [--target=cpu|none] [--emit=ir|llvm|asm] [--list-passes]\n";
+               "                [--explain-fusion] [--target=cpu|cuda|none] [--emit=ir|llvm|asm] [--list-passes]\n";
   return 2;
 }
 
@@ -58,6 +59,8 @@ int main(int argc, char** argv) {
       explain = true;
     } else if (a == "--target=cpu") {
       target = &cpu_target();
+    } else if (a == "--target=cuda") {
+      target = &cuda_target();
     } else if (a == "--target=none") {
       target = nullptr;
     } else if (a.rfind("--emit=", 0) == 0) {
