@@ -4,6 +4,7 @@
 // (codegen/gpu/ptx.cpp), which depend on it and never on each other.
 #pragma once
 
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +27,21 @@ inline llvm::Type* memory_type(llvm::LLVMContext& ctx, DType t) {
     case DType::f64: return llvm::Type::getDoubleTy(ctx);
   }
   return nullptr;
+}
+
+// The value a reduction starts from, as the eager kernel: 0, or the lowest /
+// highest finite value for max / min.
+inline llvm::Value* reduction_identity(llvm::IRBuilder<>& b, const std::string& op, DType t, llvm::Type* acc_type) {
+  if (op == "sum" || op == "mean") return llvm::Constant::getNullValue(acc_type);
+  const bool max = op == "max";
+  switch (t) {
+    case DType::f32: return llvm::ConstantFP::get(acc_type, max ? -std::numeric_limits<float>::max() : std::numeric_limits<float>::max());
+    case DType::f64: return llvm::ConstantFP::get(acc_type, max ? -std::numeric_limits<double>::max() : std::numeric_limits<double>::max());
+    case DType::i32: return llvm::ConstantInt::getSigned(acc_type, max ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int32_t>::max());
+    case DType::i64: return llvm::ConstantInt::getSigned(acc_type, max ? std::numeric_limits<int64_t>::min() : std::numeric_limits<int64_t>::max());
+    case DType::b8: break;
+  }
+  return llvm::Constant::getNullValue(acc_type);
 }
 
 class Emitter {

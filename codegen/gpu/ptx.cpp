@@ -162,19 +162,7 @@ class KernelBuilder {
   llvm::Type* acc_type() {
     return sum() && is_floating(operand()) ? b_.getDoubleTy() : emit::memory_type(ctx_, operand());
   }
-  llvm::Value* identity() {
-    llvm::Type* t = acc_type();
-    if (sum()) return llvm::Constant::getNullValue(t);
-    const bool max = red_->name == "max";
-    switch (operand()) {
-      case DType::f32: return llvm::ConstantFP::get(t, max ? -std::numeric_limits<float>::max() : std::numeric_limits<float>::max());
-      case DType::f64: return llvm::ConstantFP::get(t, max ? -std::numeric_limits<double>::max() : std::numeric_limits<double>::max());
-      case DType::i32: return llvm::ConstantInt::getSigned(t, max ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int32_t>::max());
-      case DType::i64: return llvm::ConstantInt::getSigned(t, max ? std::numeric_limits<int64_t>::min() : std::numeric_limits<int64_t>::max());
-      case DType::b8: break;
-    }
-    return llvm::Constant::getNullValue(t);
-  }
+  llvm::Value* identity() { return emit::reduction_identity(b_, red_->name, operand(), acc_type()); }
   llvm::Value* combine(llvm::Value* acc, llvm::Value* x, bool widen) {
     const DType t = operand();
     if (sum()) {

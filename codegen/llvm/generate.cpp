@@ -29,22 +29,6 @@ namespace {
 
 // ---- IR generation -------------------------------------------------------------
 
-// The value a reduction starts from, as the eager kernel: 0, or the lowest /
-// highest finite value for max / min.
-llvm::Value* reduction_identity(llvm::IRBuilder<>& b, const std::string& op, DType t, llvm::Type* acc_type) {
-  if (op == "sum" || op == "mean") return llvm::Constant::getNullValue(acc_type);
-  const bool max = op == "max";
-  switch (t) {
-    case DType::f32: return llvm::ConstantFP::get(acc_type, max ? -std::numeric_limits<float>::max() : std::numeric_limits<float>::max());
-    case DType::f64: return llvm::ConstantFP::get(acc_type, max ? -std::numeric_limits<double>::max() : std::numeric_limits<double>::max());
-    case DType::i32: return llvm::ConstantInt::getSigned(acc_type, max ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int32_t>::max());
-    case DType::i64: return llvm::ConstantInt::getSigned(acc_type, max ? std::numeric_limits<int64_t>::min() : std::numeric_limits<int64_t>::max());
-    case DType::b8: break;
-  }
-  return llvm::Constant::getNullValue(acc_type);
-}
-
-
 // A kernel's function in m: void name(char* const* ptrs, int64_t n), nounwind.
 llvm::Function* kernel_function(llvm::Module& m, const std::string& name) {
   llvm::LLVMContext& ctx = m.getContext();
@@ -354,7 +338,7 @@ Accumulator accumulate(llvm::IRBuilder<>& b, emit::Emitter& e, const BodySpec::O
     prev = ld;
   } else {
     phi = llvm::PHINode::Create(acc.type, 2, "acc", &*loop->getFirstInsertionPt());
-    phi->addIncoming(reduction_identity(b, red.name, t, acc.type), entry);
+    phi->addIncoming(emit::reduction_identity(b, red.name, t, acc.type), entry);
     prev = phi;
   }
   if (sum) {
@@ -381,7 +365,7 @@ void store_row_result(llvm::IRBuilder<>& b, const BodySpec::Op& red, const Accum
   llvm::LLVMContext& ctx = b.getContext();
   const DType t = red.operand;
   llvm::PHINode* result = b.CreatePHI(acc.type, 2);
-  result->addIncoming(reduction_identity(b, red.name, t, acc.type), entry);
+  result->addIncoming(emit::reduction_identity(b, red.name, t, acc.type), entry);
   result->addIncoming(acc.next, loop);
   llvm::Value* out = result;
   if ((red.name == "sum" || red.name == "mean") && is_floating(t)) {
