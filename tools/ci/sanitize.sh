@@ -21,9 +21,11 @@ kind=${1:-asan}
 case "$kind" in
   asan)
     dir=build-asan
-    # Every harness of tools/fuzz, as fuzz.replay.* runs it (replay_main.cpp).
+    # Every harness of tools/fuzz, as fuzz.replay.* runs it (replay_main.cpp):
+    # one per seed folder (tools/fuzz/seeds/NAME), not per fuzz_*.cpp, since
+    # a harness may span several sources (fuzz_ops.cpp + fuzz_ops_calls.cpp).
     fuzzers=()
-    for f in tools/fuzz/fuzz_*.cpp; do n=${f#tools/fuzz/fuzz_}; fuzzers+=("${n%.cpp}"); done
+    for d in tools/fuzz/seeds/*/; do n=${d%/}; fuzzers+=("${n##*/}"); done
     cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUET_SANITIZE=address,undefined > /dev/null
     echo "==> building with ASan+UBSan ($dir/)"
     cmake --build "$dir" --target duet_tests duet-dump duet-opt duet-difftest "${fuzzers[@]/#/fuzz_}"
