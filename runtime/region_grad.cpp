@@ -121,7 +121,9 @@ Replayed replay_nested_cond(const Node& node, Values& val, SrcLoc loc) {
 Replayed replay_op(const Node& node, Values& val, SrcLoc loc) {
   const std::string& name = node.name();
   if (node.num_regions() > 0 || (node.op().has(kStructural) && name != "constant"))
-    throw TraceError(format_error(name, "gradients through control flow nested in traced control flow are not supported yet", loc));
+    throw TraceError(format_error(
+        name, "gradients through a '" + name + "' nested in traced control flow are not supported yet (a nested cond is)",
+        loc));
   Replayed r{&node, {}, {}, {}, {}, {}};
   std::vector<const Tensor*> ptrs;
   for (Value* v : node.operands()) r.in.push_back(replayed_value(val, v, name, loc));

@@ -219,6 +219,29 @@ TEST_CASE("gradients through a traced cond or while_loop under an eager tape are
   }, 4.0 * std::pow(1.1, 3.0));
 }
 
+TEST_CASE("a gradient through a while_loop nested in a traced cond is refused, naming the while", "[control_flow]") {
+  auto f = function([](Tensor p, Tensor x) {
+    return cond(p, [&] {
+      return while_loop([](const std::vector<Tensor>& v) { return v[0] < 2; },
+                        [](const std::vector<Tensor>& v) -> std::vector<Tensor> { return {v[0] + 1, v[1] * v[1]}; },
+                        {scalar(0), x})[1];
+    }, [&] { return -x; });
+  });
+  Tensor x = scalar(1.5, DType::f64);
+  CHECK(f(scalar(true), x).item<double>() == Approx(std::pow(1.5, 4.0)));
+  GradientTape tape;
+  tape.watch(x);
+  Tensor y = f(scalar(true), x);
+  try {
+    tape.gradient(y, x);
+    FAIL("no error");
+  } catch (const TraceError& e) {
+    std::string m = e.what();
+    CHECK_THAT(m, Catch::Contains("'while'") && Catch::Contains("test_control_flow_effects.cpp"));
+    CHECK_THAT(m, Catch::Contains("nested in traced control flow"));
+  }
+}
+
 TEST_CASE("a tape inside a traced function differentiates cond and while_loop like the eager tape", "[control_flow]") {
   // Gradients w.r.t. an argument and a captured variable, the trip count known only at run time.
   Variable w(tensor({0.5, 2.0}, DType::f64), "w");
