@@ -30,6 +30,17 @@ class ScanError(Exception):
     pass
 
 
+def quoted_end(text, i, what):
+    """The offset past the quote that closes the literal opened at text[i]
+    (escapes skipped); a newline before it is an error."""
+    quote, end = text[i], i + 1
+    while end < len(text) and text[end] != quote:
+        if text[end] == "\n":
+            raise ScanError(f"offset {i}: unterminated {what}")
+        end += 2 if text[end] == "\\" else 1
+    return end + 1
+
+
 def blank(text):
     """The text with comments, literals and preprocessor lines blanked.
 
@@ -90,12 +101,7 @@ def blank(text):
                     raise ScanError(f"offset {i}: unterminated raw string")
                 end += len(m.group(1)) + 2
             else:
-                end = i + 1
-                while end < n and text[end] != '"':
-                    if text[end] == "\n":
-                        raise ScanError(f"offset {i}: unterminated string")
-                    end += 2 if text[end] == "\\" else 1
-                end += 1
+                end = quoted_end(text, i, "string")
             wipe(i + 1, end - 1)
             i = end
             continue
@@ -107,12 +113,7 @@ def blank(text):
             if j < i and text[j].isdigit():
                 i += 1
                 continue
-            end = i + 1
-            while end < n and text[end] != "'":
-                if text[end] == "\n":
-                    raise ScanError(f"offset {i}: unterminated char literal")
-                end += 2 if text[end] == "\\" else 1
-            end += 1
+            end = quoted_end(text, i, "char literal")
             wipe(i + 1, end - 1)
             i = end
             continue
@@ -410,7 +411,7 @@ def self_test():
         if got != want:
             failed += 1
             print(f"FAIL: {code!r}\n  want {want}\n  got  {got}")
-    for bad in ['void f() {\n', '}\n', 'const char* s = "abc\n";']:
+    for bad in ['void f() {\n', '}\n', 'const char* s = "abc\n";', "char c = 'a\n';"]:
         try:
             scan(bad)
             failed += 1
