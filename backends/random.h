@@ -19,11 +19,17 @@ inline uint64_t hash(uint64_t seed, uint64_t counter) {
 // The seed of an independent stream: rand, randn and dropout draw from
 // different streams so that rand(seed) and dropout(x, rate, seed) are not
 // correlated.
-enum Stream : uint64_t { kRand = 1, kRandn = 2, kDropout = 3 };
+enum Stream : uint64_t { kRand = 1, kRandn = 2, kDropout = 3, kRandint = 4 };
 inline uint64_t stream_seed(uint64_t seed, Stream s) { return hash(seed, ~uint64_t(s)); }
 
 // Uniform in [0, 1) with 53 random bits.
 inline double uniform(uint64_t seed, uint64_t i) { return double(hash(seed, i) >> 11) * 0x1.0p-53; }
+
+// Uniform in [0, range) (range > 0): the high 64 bits of hash * range, so
+// every value is equally likely to within range / 2^64.
+inline uint64_t below(uint64_t seed, uint64_t i, uint64_t range) {
+  return static_cast<uint64_t>((static_cast<unsigned __int128>(hash(seed, i)) * range) >> 64);
+}
 
 // Standard normal by Box-Muller over two uniforms of element i.
 inline double normal(uint64_t seed, uint64_t i) {

@@ -19,9 +19,8 @@ namespace {
 int64_t work_per_element(const BodySpec& body) {
   int64_t cost = 1;
   for (const BodySpec::Op& op : body.ops) {
-    const bool heavy = op.scalar == ScalarOp::exp || op.scalar == ScalarOp::log || op.scalar == ScalarOp::tanh ||
-                       op.scalar == ScalarOp::sigmoid || op.scalar == ScalarOp::gelu || op.scalar == ScalarOp::erf ||
-                       op.scalar == ScalarOp::pow || op.name == "softmax" || op.name == "log_softmax";
+    const bool heavy = is_transcendental(op.scalar) || op.scalar == ScalarOp::pow || op.name == "softmax" ||
+                       op.name == "log_softmax";
     cost += heavy ? 20 : 1;
   }
   return cost;

@@ -154,14 +154,18 @@ std::string libdevice_path() {
   return "";
 }
 
-bool calls_math_library(const BodySpec::Op& op) {
-  switch (op.scalar) {
+bool is_transcendental(ScalarOp s) {
+  switch (s) {
     case ScalarOp::exp: case ScalarOp::log: case ScalarOp::tanh: case ScalarOp::sigmoid:
-    case ScalarOp::gelu: case ScalarOp::erf:
-      return op.operand != DType::f32;
-    case ScalarOp::pow: return true;
+    case ScalarOp::gelu: case ScalarOp::erf: case ScalarOp::gelu_tanh: case ScalarOp::log1p:
+    case ScalarOp::softplus:
+      return true;
     default: return false;
   }
+}
+
+bool calls_math_library(const BodySpec::Op& op) {
+  return op.scalar == ScalarOp::pow || (is_transcendental(op.scalar) && op.operand != DType::f32);
 }
 
 std::string gpu_refusal(const BodySpec& body) {

@@ -83,9 +83,12 @@ std::string fusion_refusal(const Node& fusion, Device::Type device);
 // CUDA's libdevice was not found. Eager CUDA kernels of single ops ask this.
 std::string gpu_refusal(const BodySpec& body);
 
-// Whether an op calls the math library on a GPU (libdevice): f64
-// transcendentals, and pow.
+// Whether an op calls the math library (libm on the CPU, libdevice on a
+// GPU): f64 transcendentals, and pow.
 bool calls_math_library(const BodySpec::Op& op);
+// Whether the op is a transcendental function (exp, log, tanh, ...): a
+// polynomial in f32, a math-library call in f64, about 20 times an add's work.
+bool is_transcendental(ScalarOp s);
 // The libdevice bitcode GPU kernels link ("" if none was found:
 // $DUET_LIBDEVICE, else the CUDA toolkit's, found at build time).
 std::string libdevice_path();

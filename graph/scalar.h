@@ -13,7 +13,8 @@ namespace duet {
 
 // X-macros: every op with scalar semantics, by arity.
 #define DUET_UNARY_SCALAR_OPS(X) \
-  X(neg) X(abs) X(square) X(exp) X(log) X(sqrt) X(rsqrt) X(tanh) X(sigmoid) X(relu) X(gelu) X(erf) X(logical_not)
+  X(neg) X(abs) X(square) X(exp) X(log) X(sqrt) X(rsqrt) X(tanh) X(sigmoid) X(relu) X(gelu) X(erf) \
+  X(gelu_tanh) X(log1p) X(softplus) X(sign) X(logical_not)
 #define DUET_BINARY_SCALAR_OPS(X) \
   X(add) X(sub) X(mul) X(div) X(mod) X(pow) X(maximum) X(minimum) X(logical_and) X(logical_or)
 #define DUET_COMPARE_SCALAR_OPS(X) \
@@ -212,6 +213,35 @@ template <class T> inline T erf(T a) {
   else return std::erf(a);
 }
 template <class T> inline T gelu(T a) { return T(0.5) * a * (T(1) + erf(a * T(0.70710678118654752440))); }
+// The tanh approximation (PyTorch's approximate='tanh', GPT-2's):
+// x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in this order of operations
+// (codegen/emit/emitter.h mirrors it).
+template <class T> inline T gelu_tanh(T a) {
+  T cube = a * a * a;
+  T inner = (a + cube * T(0.044715)) * T(0.79788456080286535588);
+  return (T(0.5) * a) * (T(1) + tanh(inner));
+}
+// log(1 + x), accurate for small x: log(u) * (x / (u - 1)) with u = 1 + x
+// rounded (the rounding error of u cancels); x where u rounds to 1; +inf at +inf.
+template <class T> inline T log1p(T a) {
+  if constexpr (std::is_same_v<T, float>) {
+    float u = 1.0f + a;
+    float d = u - 1.0f;
+    float r = poly::log(u) * (a / d);
+    r = d == 0.0f ? a : r;
+    return a == std::numeric_limits<float>::infinity() ? a : r;
+  } else {
+    return std::log1p(a);
+  }
+}
+// log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|).
+template <class T> inline T softplus(T a) {
+  T m = a > T(0) ? a : T(0);
+  T r = m + log1p(exp(-std::fabs(a)));
+  return a != a ? a : r;
+}
+// -1, 0 or 1; the sign of zero and NaN are kept (numpy's sign).
+template <class T> inline T sign(T a) { return a > T(0) ? T(1) : (a < T(0) ? T(-1) : a); }
 template <class T> inline T logical_not(T a) { return !a; }
 
 template <class T> inline bool less(T a, T b) { return a < b; }

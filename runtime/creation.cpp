@@ -1,6 +1,7 @@
 // Creation functions: literals, filled tensors, random tensors, ranges.
 // Literal typing: floating -> f32, integers -> i32 (int64_t -> i64), bool -> b8.
 #include <cstring>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -138,6 +139,20 @@ Tensor rand(const Shape& shape, uint64_t seed, DType dtype, Loc loc) {
   return generate(shape, dtype, "rand", loc, [&](int64_t i) {
     double u = random::uniform(s, uint64_t(i));
     return dtype == DType::f32 ? double(float(u) < 1.0f ? float(u) : 0x1.fffffep-1f) : u;
+  });
+}
+
+Tensor randint(int64_t low, int64_t high, const Shape& shape, uint64_t seed, DType dtype, Loc loc) {
+  if (dtype != DType::i32 && dtype != DType::i64)
+    throw DTypeError(format_error("randint", fmt::format("expects an integer dtype (i32, i64), got {}", dtype_name(dtype)), loc));
+  if (low >= high)
+    throw Error(format_error("randint", fmt::format("expects low < high, got low={}, high={}", low, high), loc));
+  if (dtype == DType::i32 && (low < std::numeric_limits<int32_t>::min() || high - 1 > std::numeric_limits<int32_t>::max()))
+    throw Error(format_error("randint", fmt::format("[{}, {}) does not fit i32", low, high), loc));
+  const uint64_t s = random::stream_seed(seed, random::kRandint);
+  const uint64_t range = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);
+  return generate(shape, dtype, "randint", loc, [&](int64_t i) {
+    return static_cast<int64_t>(static_cast<uint64_t>(low) + random::below(s, uint64_t(i), range));
   });
 }
 

@@ -20,6 +20,12 @@ Tensor Tensor::sigmoid(Loc loc) const { return duet::sigmoid(*this, loc); }
 Tensor Tensor::relu(Loc loc) const { return duet::relu(*this, loc); }
 Tensor Tensor::abs(Loc loc) const { return duet::abs(*this, loc); }
 Tensor Tensor::square(Loc loc) const { return duet::square(*this, loc); }
+Tensor Tensor::rsqrt(Loc loc) const { return duet::rsqrt(*this, loc); }
+Tensor Tensor::erf(Loc loc) const { return duet::erf(*this, loc); }
+Tensor Tensor::gelu(Loc loc) const { return duet::gelu(*this, loc); }
+Tensor Tensor::log1p(Loc loc) const { return duet::log1p(*this, loc); }
+Tensor Tensor::softplus(Loc loc) const { return duet::softplus(*this, loc); }
+Tensor Tensor::sign(Loc loc) const { return duet::sign(*this, loc); }
 Tensor Tensor::softmax(int64_t axis, Loc loc) const { return duet::softmax(*this, axis, loc); }
 Tensor Tensor::log_softmax(int64_t axis, Loc loc) const { return duet::log_softmax(*this, axis, loc); }
 Tensor Tensor::expand_dims(int64_t axis, Loc loc) const { return duet::expand_dims(*this, axis, loc); }

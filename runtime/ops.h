@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -65,6 +66,9 @@ Tensor ones_like(const Tensor& t, Loc loc = Loc::current());
 // Normal(0, 1) and uniform [0, 1), reproducible from the seed on any thread count.
 Tensor randn(const Shape& shape, uint64_t seed = 0, DType dtype = DType::f32, Loc loc = Loc::current());
 Tensor rand(const Shape& shape, uint64_t seed = 0, DType dtype = DType::f32, Loc loc = Loc::current());
+// Integers uniform in [low, high), i64 or i32; a pure function of (seed, element).
+Tensor randint(int64_t low, int64_t high, const Shape& shape, uint64_t seed = 0, DType dtype = DType::i64,
+               Loc loc = Loc::current());
 Tensor scalar(float v, Loc loc = Loc::current());
 Tensor scalar(double v, Loc loc = Loc::current());  // f32, as tensor({1.5})
 Tensor scalar(int v, Loc loc = Loc::current());
@@ -108,6 +112,13 @@ Tensor sigmoid(const Tensor& x, Loc loc = Loc::current());
 Tensor relu(const Tensor& x, Loc loc = Loc::current());
 Tensor gelu(const Tensor& x, Loc loc = Loc::current());
 Tensor erf(const Tensor& x, Loc loc = Loc::current());
+// approximate: "none" (the erf form, as gelu(x)) or "tanh" (GPT-2's; the op gelu_tanh).
+Tensor gelu(const Tensor& x, std::string_view approximate, Loc loc = Loc::current());
+Tensor log1p(const Tensor& x, Loc loc = Loc::current());     // log(1 + x), accurate near 0
+Tensor softplus(const Tensor& x, Loc loc = Loc::current());  // log(1 + e^x), without overflow
+Tensor sign(const Tensor& x, Loc loc = Loc::current());      // -1, 0, 1; zeros and NaN as given
+// min(max(x, lo), hi); the gradient is 1 where lo <= x <= hi, else 0.
+Tensor clip(const Tensor& x, const Operand& lo, const Operand& hi);
 Tensor cast(const Tensor& x, DType dtype, Loc loc = Loc::current());
 
 // ---- linear algebra and shapes -------------------------------------------------------
@@ -122,6 +133,12 @@ Tensor broadcast_to(const Tensor& a, const Shape& shape, Loc loc = Loc::current(
 Tensor broadcast_like(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
 Tensor concat(const std::vector<Tensor>& tensors, int64_t axis = 0, Loc loc = Loc::current());
 Tensor slice(const Tensor& a, int64_t axis, int64_t begin, int64_t end, Loc loc = Loc::current());
+// Tensors of one shape joined along a new axis (in [-(rank + 1), rank]).
+Tensor stack(const std::vector<Tensor>& tensors, int64_t axis = 0, Loc loc = Loc::current());
+// The lower (upper) triangle of the last two dims: elements with col - row <= k
+// (>= k) kept, the rest 0. The last two dims must be static.
+Tensor tril(const Tensor& a, int64_t k = 0, Loc loc = Loc::current());
+Tensor triu(const Tensor& a, int64_t k = 0, Loc loc = Loc::current());
 Tensor gather(const Tensor& a, const Tensor& indices, int64_t axis = 0, Loc loc = Loc::current());
 // base with updates added at indices along axis (gather's gradient).
 Tensor scatter_add(const Tensor& base, const Tensor& indices, const Tensor& updates, int64_t axis = 0,
@@ -130,6 +147,10 @@ Tensor scatter_add(const Tensor& base, const Tensor& indices, const Tensor& upda
 // ---- reductions and normalizations ---------------------------------------------------
 Tensor sum(const Tensor& a, const Axes& axes = {}, bool keepdims = false, Loc loc = Loc::current());
 Tensor mean(const Tensor& a, const Axes& axes = {}, bool keepdims = false, Loc loc = Loc::current());
+// The mean squared deviation over axes, divided by (n - correction): 0 is the
+// population variance (numpy, JAX, TensorFlow), 1 the sample one (PyTorch's default).
+Tensor var(const Tensor& a, const Axes& axes = {}, bool keepdims = false, int64_t correction = 0,
+           Loc loc = Loc::current());
 Tensor max(const Tensor& a, const Axes& axes = {}, bool keepdims = false, Loc loc = Loc::current());
 Tensor min(const Tensor& a, const Axes& axes = {}, bool keepdims = false, Loc loc = Loc::current());
 Tensor argmax(const Tensor& a, int64_t axis, Loc loc = Loc::current());  // -> i64

@@ -67,6 +67,12 @@ class Tensor {
   Tensor relu(Loc loc = Loc::current()) const;
   Tensor abs(Loc loc = Loc::current()) const;
   Tensor square(Loc loc = Loc::current()) const;
+  Tensor rsqrt(Loc loc = Loc::current()) const;
+  Tensor erf(Loc loc = Loc::current()) const;
+  Tensor gelu(Loc loc = Loc::current()) const;
+  Tensor log1p(Loc loc = Loc::current()) const;
+  Tensor softplus(Loc loc = Loc::current()) const;
+  Tensor sign(Loc loc = Loc::current()) const;
   Tensor softmax(int64_t axis = -1, Loc loc = Loc::current()) const;
   Tensor log_softmax(int64_t axis = -1, Loc loc = Loc::current()) const;
   Tensor expand_dims(int64_t axis, Loc loc = Loc::current()) const;

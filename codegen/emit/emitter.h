@@ -95,6 +95,8 @@ class Emitter {
         return b_.CreateFMul(b_.CreateFMul(half, a), b_.CreateFAdd(one(t), e));
       }
       case ScalarOp::erf: return t == DType::f32 ? emit_erf_f32(b_, a, avx512_) : libm("erf", a, true);
+      case ScalarOp::gelu_tanh: case ScalarOp::log1p: case ScalarOp::softplus: case ScalarOp::sign:
+        return composite(n.scalar, a, t);
       case ScalarOp::logical_not: return b_.CreateNot(a);
       case ScalarOp::add: return fp ? b_.CreateFAdd(a, x) : b_.CreateAdd(a, x);
       case ScalarOp::sub: return fp ? b_.CreateFSub(a, x) : b_.CreateSub(a, x);
@@ -142,6 +144,46 @@ class Emitter {
   }
 
  private:
+  // The unary ops scalar.h writes in terms of others, operation for
+  // operation as there.
+  llvm::Value* composite(ScalarOp s, llvm::Value* a, DType t) {
+    switch (s) {
+      case ScalarOp::gelu_tanh: {
+        llvm::Value* cube = b_.CreateFMul(b_.CreateFMul(a, a), a);
+        llvm::Value* inner = b_.CreateFMul(b_.CreateFAdd(a, b_.CreateFMul(cube, real(a, 0.044715))),
+                                           real(a, 0.79788456080286535588));
+        llvm::Value* th = t == DType::f32 ? emit_tanh_f32(b_, inner, avx512_) : libm("tanh", inner);
+        return b_.CreateFMul(b_.CreateFMul(real(a, 0.5), a), b_.CreateFAdd(one(t), th));
+      }
+      case ScalarOp::log1p: return log1p(a, t);
+      case ScalarOp::softplus: {  // max(x, 0) + log1p(e^-|x|); NaN stays
+        llvm::Value* m = b_.CreateSelect(b_.CreateFCmpOGT(a, zero(t)), a, zero(t));
+        llvm::Value* na = b_.CreateFNeg(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, a));
+        llvm::Value* e = t == DType::f32 ? emit_exp_f32(b_, na, avx512_) : libm("exp", na);
+        return b_.CreateSelect(b_.CreateFCmpUNO(a, a), a, b_.CreateFAdd(m, log1p(e, t)));
+      }
+      case ScalarOp::sign: {  // 1, -1, or the value itself (zeros and NaN)
+        const bool fp = is_floating(t);
+        llvm::Value* minus_one = fp ? real(a, -1.0) : llvm::ConstantInt::getSigned(a->getType(), -1);
+        llvm::Value* pos = fp ? b_.CreateFCmpOGT(a, zero(t)) : b_.CreateICmpSGT(a, zero(t));
+        llvm::Value* negative = fp ? b_.CreateFCmpOLT(a, zero(t)) : b_.CreateICmpSLT(a, zero(t));
+        return b_.CreateSelect(pos, one(t), b_.CreateSelect(negative, minus_one, a));
+      }
+      default: break;
+    }
+    throw Error("codegen: no composite IR for a scalar op");
+  }
+  // A floating constant of a's type (a splat where a is a vector).
+  static llvm::Value* real(llvm::Value* a, double v) { return llvm::ConstantFP::get(a->getType(), v); }
+  // scalar_math::log1p: f32 as log(u) * (x / (u - 1)), u = 1 + x; f64 libm's.
+  llvm::Value* log1p(llvm::Value* a, DType t) {
+    if (t != DType::f32) return libm("log1p", a);
+    llvm::Value* u = b_.CreateFAdd(one(t), a);
+    llvm::Value* d = b_.CreateFSub(u, one(t));
+    llvm::Value* r = b_.CreateFMul(emit_log_f32(b_, u), b_.CreateFDiv(a, d));
+    r = b_.CreateSelect(b_.CreateFCmpOEQ(d, zero(t)), a, r);
+    return b_.CreateSelect(b_.CreateFCmpOEQ(a, real(a, std::numeric_limits<double>::infinity())), a, r);
+  }
   llvm::Value* zero(DType t) { return llvm::Constant::getNullValue(register_type(t)); }
   llvm::Value* one(DType t) {
     llvm::Type* ty = register_type(t);

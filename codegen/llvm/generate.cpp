@@ -82,17 +82,8 @@ void emit_chunks(llvm::IRBuilder<>& b, llvm::Function* fn, llvm::Value* n, unsig
 bool explicit_vectors(const BodySpec& body) {
   if (body.reduction_yield >= 0 || body.normalizes) return false;
   for (const BodySpec::Op& op : body.ops) {
-    switch (op.scalar) {
-      case ScalarOp::exp: case ScalarOp::log: case ScalarOp::tanh: case ScalarOp::sigmoid:
-      case ScalarOp::gelu: case ScalarOp::erf:
-        if (op.operand != DType::f32) return false;
-        break;
-      case ScalarOp::pow: return false;
-      case ScalarOp::mod:
-        if (is_floating(op.operand)) return false;
-        break;
-      default: break;
-    }
+    if (calls_math_library(op)) return false;
+    if (op.scalar == ScalarOp::mod && is_floating(op.operand)) return false;
   }
   return true;
 }

@@ -124,6 +124,10 @@ DUET_OP(tanh).traits(kEw).operands(1).infer(infer_unary<Accepts::floating>).scal
 DUET_OP(sigmoid).traits(kEw).operands(1).infer(infer_unary<Accepts::floating>).scalar(ScalarOp::sigmoid);
 DUET_OP(gelu).traits(kEw).operands(1).infer(infer_unary<Accepts::floating>).scalar(ScalarOp::gelu);
 DUET_OP(erf).traits(kEw).operands(1).infer(infer_unary<Accepts::floating>).scalar(ScalarOp::erf);
+DUET_OP(gelu_tanh).traits(kEw).operands(1).infer(infer_unary<Accepts::floating>).scalar(ScalarOp::gelu_tanh);
+DUET_OP(log1p).traits(kEw).operands(1).infer(infer_unary<Accepts::floating>).scalar(ScalarOp::log1p);
+DUET_OP(softplus).traits(kEw).operands(1).infer(infer_unary<Accepts::floating>).scalar(ScalarOp::softplus);
+DUET_OP(sign).traits(kEw).operands(1).infer(infer_unary<Accepts::numeric>).scalar(ScalarOp::sign);
 DUET_OP(logical_not).traits(kEw | kNotDifferentiable).operands(1)
     .infer(infer_unary<Accepts::boolean>).scalar(ScalarOp::logical_not);
 

@@ -160,6 +160,18 @@ Tensor sigmoid(const Tensor& x, Loc loc) { return unary(k_sigmoid, x, loc); }
 Tensor relu(const Tensor& x, Loc loc) { return unary(k_relu, x, loc); }
 Tensor gelu(const Tensor& x, Loc loc) { return unary(k_gelu, x, loc); }
 Tensor erf(const Tensor& x, Loc loc) { return unary(k_erf, x, loc); }
+Tensor gelu(const Tensor& x, std::string_view approximate, Loc loc) {
+  if (approximate == "none") return unary(k_gelu, x, loc);
+  if (approximate == "tanh") return unary(k_gelu_tanh, x, loc);
+  throw Error(format_error("gelu", fmt::format("approximate must be \"none\" or \"tanh\", got \"{}\"", approximate),
+                                loc));
+}
+Tensor log1p(const Tensor& x, Loc loc) { return unary(k_log1p, x, loc); }
+Tensor softplus(const Tensor& x, Loc loc) { return unary(k_softplus, x, loc); }
+Tensor sign(const Tensor& x, Loc loc) { return unary(k_sign, x, loc); }
+Tensor clip(const Tensor& x, const Operand& lo, const Operand& hi) {
+  return minimum(maximum(Operand(x, lo.loc()), lo), hi);
+}
 
 Tensor cast(const Tensor& x, DType dtype, Loc loc) {
   if (x.defined() && x.dtype() == dtype) return x;
@@ -229,6 +241,20 @@ DUET_GRAD(gelu) {                                                      // d x Ph
 }
 DUET_GRAD(erf) {                                                       // d erf = 2/sqrt(pi) e^(-x^2)
   return {ctx.grad() * exp(-square(ctx.in(0))) * 1.12837916709551257390};
+}
+DUET_GRAD(gelu_tanh) {  // t = tanh(u), u = k (x + c x^3): (1 + t)/2 + x/2 (1 - t^2) k (1 + 3c x^2)
+  const Tensor& x = ctx.in(0);
+  Tensor x2 = square(x);
+  Tensor t = tanh((x + x2 * x * 0.044715) * 0.79788456080286535588);
+  Tensor du = (x2 * (3 * 0.044715) + 1) * 0.79788456080286535588;
+  return {ctx.grad() * ((t + 1) * 0.5 + x * 0.5 * (1 - t * t) * du)};
+}
+DUET_GRAD(log1p) { return {ctx.grad() / (ctx.in(0) + 1)}; }           // d log(1 + x) = 1/(1 + x)
+DUET_GRAD(softplus) { return {ctx.grad() * sigmoid(ctx.in(0))}; }     // d log(1 + e^x) = sigmoid(x)
+DUET_GRAD(sign) {                                                      // 0 (PyTorch's, TensorFlow's)
+  const Tensor& x = ctx.in(0);
+  if (!is_floating(x.dtype())) return {Tensor()};
+  return {zeros_like(x)};
 }
 DUET_GRAD(add) {
   const Tensor& g = ctx.grad();

@@ -1,5 +1,7 @@
 // Public reductions and normalizations: sum, mean, max, min, argmax,
 // softmax, log_softmax, one_hot.
+#include <fmt/format.h>
+
 #include <duet/runtime/device.h>
 #include <duet/runtime/dispatch.h>
 #include <duet/graph/ops/infer_util.h>
@@ -36,6 +38,27 @@ Tensor min(const Tensor& a, const Axes& axes, bool keepdims, Loc loc) { return r
 Tensor argmax(const Tensor& a, int64_t axis, Loc loc) { return along_axis(k_argmax, a, axis, loc); }
 Tensor softmax(const Tensor& a, int64_t axis, Loc loc) { return along_axis(k_softmax, a, axis, loc); }
 Tensor log_softmax(const Tensor& a, int64_t axis, Loc loc) { return along_axis(k_log_softmax, a, axis, loc); }
+
+Tensor var(const Tensor& a, const Axes& axes, bool keepdims, int64_t correction, Loc loc) {
+  if (!a.defined()) throw Error(format_error("var", "the tensor is undefined", loc));
+  if (!is_floating(a.dtype()))
+    throw DTypeError(format_error("var", fmt::format("expects a floating tensor, got {}", a.type().str()), loc));
+  if (correction < 0) throw Error(format_error("var", fmt::format("correction must be >= 0, got {}", correction), loc));
+  Tensor d = sub(Operand(a, loc), Operand(mean(a, axes, /*keepdims=*/true, loc), loc));
+  Tensor m = mean(square(d, loc), axes, keepdims, loc);
+  if (correction == 0) return m;
+  int64_t n = 1;
+  for (int axis : reduction_axes(axes.vec(), a.rank())) {
+    const int64_t dim = a.shape().dim(axis);
+    if (dim < 0)
+      throw ShapeError(format_error(
+          "var", fmt::format("correction {} needs the reduced dims of {} to be static (dim {} is dynamic)", correction,
+                             a.type().str(), axis), loc));
+    n *= dim;
+  }
+  // n <= correction: no degrees of freedom left; inf or NaN, as numpy and PyTorch.
+  return mul(Operand(m, loc), Operand(double(n) / double(n - correction), loc));
+}
 
 Tensor one_hot(const Tensor& labels, int64_t depth, Loc loc) {
   Attrs attrs{{"depth", depth}};

@@ -85,6 +85,53 @@ Tensor gather(const Tensor& a, const Tensor& indices, int64_t axis, Loc loc) {
   return dispatch1(k_gather, {&a, &indices}, attrs, loc);
 }
 
+Tensor stack(const std::vector<Tensor>& tensors, int64_t axis, Loc loc) {
+  if (tensors.empty()) throw Error(format_error("stack", "expects at least one tensor, got none", loc));
+  for (size_t i = 0; i < tensors.size(); ++i)
+    if (!tensors[i].defined()) throw Error(format_error("stack", fmt::format("tensor {} is undefined", i), loc));
+  const Tensor& first = tensors[0];
+  for (size_t i = 1; i < tensors.size(); ++i)
+    if (tensors[i].shape() != first.shape() || tensors[i].dtype() != first.dtype())
+      throw ShapeError(format_error(
+          "stack", fmt::format("expects tensors of one type, got {} (tensor 0) and {} (tensor {})", first.type().str(),
+                               tensors[i].type().str(), i), loc));
+  const int64_t rank = first.rank();
+  if (axis < -(rank + 1) || axis > rank)
+    throw ShapeError(format_error(
+        "stack", fmt::format("axis {} is out of range for a new axis of {} (allowed: [{}, {}])", axis,
+                             first.type().str(), -(rank + 1), rank), loc));
+  if (axis < 0) axis += rank + 1;
+  std::vector<Tensor> parts;
+  parts.reserve(tensors.size());
+  for (const Tensor& t : tensors) parts.push_back(expand_dims(t, axis, loc));
+  return concat(parts, axis, loc);
+}
+
+namespace {
+// where(mask, a, 0), mask[i][j] = keep(j - i) over a's last two (static) dims.
+template <class Keep>
+Tensor triangle(const char* what, const Tensor& a, Loc loc, Keep keep) {
+  if (!a.defined()) throw Error(format_error(what, "the tensor is undefined", loc));
+  if (a.rank() < 2)
+    throw ShapeError(format_error(what, fmt::format("expects rank >= 2, got {}", a.type().str()), loc));
+  const int64_t rows = a.shape().dim(a.rank() - 2), cols = a.shape().dim(a.rank() - 1);
+  if (rows < 0 || cols < 0)
+    throw ShapeError(format_error(what, fmt::format("the last two dims of {} must be static", a.type().str()), loc));
+  std::vector<bool> mask(static_cast<size_t>(rows * cols));
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) mask[static_cast<size_t>(i * cols + j)] = keep(j - i);
+  DeviceScope on(a.device(), loc);
+  return where(from_vector(mask, Shape{rows, cols}, loc), Operand(a, loc), Operand(scalar(0.0, a.dtype(), loc), loc));
+}
+}  // namespace
+
+Tensor tril(const Tensor& a, int64_t k, Loc loc) {
+  return triangle("tril", a, loc, [k](int64_t d) { return d <= k; });
+}
+Tensor triu(const Tensor& a, int64_t k, Loc loc) {
+  return triangle("triu", a, loc, [k](int64_t d) { return d >= k; });
+}
+
 }  // namespace duet
 
 namespace duet {

@@ -110,6 +110,11 @@ inline const std::map<std::string, std::vector<Sample>>& samples() {
     m["sigmoid"] = {{"[2,3]", [=] { return one(normal(s23, 10)); }, unary(sigmoid)}};
     m["gelu"] = {{"[2,3]", [=] { return one(normal(s23, 11)); }, unary(gelu)}};
     m["erf"] = {{"[2,3]", [=] { return one(normal(s23, 12)); }, unary(duet::erf)}};
+    m["gelu_tanh"] = {{"[2,3]", [=] { return one(normal(s23, 13)); },
+                       [](const Inputs& x) { return gelu(x[0], "tanh"); }}};
+    m["log1p"] = {{"> -1", [=] { return one(uniform(s23, 14, -0.6, 2.0)); }, unary(duet::log1p)}};
+    m["softplus"] = {{"[2,3]", [=] { return one(normal(s23, 15)); }, unary(duet::softplus)}};
+    m["sign"] = {{"away from 0", [=] { return one(away_from_zero(s23, 16)); }, unary(duet::sign)}};
 
     // Binary ops: the first sample has operands of one shape (the second-derivative walk uses it).
     auto pair = [](Tensor a, Tensor b) { return Inputs{a, b}; };

@@ -160,21 +160,25 @@ struct Gen {
   V elementwise(std::vector<Instr>& code, std::vector<V>& pool, V x) {
     int r = pick(100);
     if (r < 45) {
-      static const char* ops[] = {"neg", "abs",  "square",  "exp",  "log",  "sqrt",
-                                  "rsqrt", "tanh", "sigmoid", "relu", "gelu", "erf"};
-      std::string op = ops[pick(12)];
+      static const char* ops[] = {"neg",  "abs",  "square", "exp",       "log",   "sqrt",     "rsqrt", "tanh",
+                                  "sigmoid", "relu", "gelu", "erf", "gelu_tanh", "log1p", "softplus", "sign"};
+      std::string op = ops[pick(16)];
       if (op == "exp") {
         if (x.bound > 10) x = unary(code, "tanh", x, 1);
         return tame(code, unary(code, op, x, std::exp(x.bound)));
       }
-      if (op == "log" || op == "sqrt" || op == "rsqrt") {
+      if (op == "log" || op == "log1p" || op == "sqrt" || op == "rsqrt") {
         V t = positive(code, x, 0.5);
-        double b = op == "log" ? std::max(std::log(t.bound), 0.7) : op == "sqrt" ? std::sqrt(t.bound) : 1.5;
+        double b = op == "log"     ? std::max(std::log(t.bound), 0.7)
+                   : op == "log1p" ? std::log1p(t.bound)
+                   : op == "sqrt"  ? std::sqrt(t.bound)
+                                   : 1.5;
         return unary(code, op, t, b);
       }
       double b = op == "square" ? x.bound * x.bound
-                 : (op == "tanh" || op == "sigmoid" || op == "erf") ? 1
-                                                                      : x.bound + 0.2;
+                 : (op == "tanh" || op == "sigmoid" || op == "erf" || op == "sign") ? 1
+                 : op == "softplus"                                               ? x.bound + 0.7
+                                                                                  : x.bound + 0.2;
       return tame(code, unary(code, op, x, b));
     }
     if (r < 60) {

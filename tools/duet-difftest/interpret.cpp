@@ -21,7 +21,9 @@ const std::map<std::string, UnaryFn>& unary_ops() {
   static const std::map<std::string, UnaryFn> ops = {
       {"neg", duet::neg},     {"abs", duet::abs},         {"square", duet::square}, {"exp", duet::exp},
       {"log", duet::log},     {"sqrt", duet::sqrt},       {"rsqrt", duet::rsqrt},   {"tanh", duet::tanh},
-      {"sigmoid", duet::sigmoid}, {"relu", duet::relu},   {"gelu", duet::gelu},     {"erf", duet::erf}};
+      {"sigmoid", duet::sigmoid}, {"relu", duet::relu},   {"gelu", duet::gelu},     {"erf", duet::erf},
+      {"gelu_tanh", [](const Tensor& x, duet::Loc l) { return duet::gelu(x, "tanh", l); }},
+      {"log1p", duet::log1p}, {"softplus", duet::softplus}, {"sign", duet::sign}};
   return ops;
 }
 const std::map<std::string, BinaryFn>& binary_ops() {

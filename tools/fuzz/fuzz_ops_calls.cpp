@@ -150,11 +150,14 @@ bool reduced_dims(const std::vector<int64_t>& in, const std::vector<int64_t>& ax
 void Program::math_op(Op op) {
   switch (op) {
     case Op::unary: {
-      static const char* const names[] = {"neg", "abs", "square", "exp", "log", "sqrt", "rsqrt",
-                                          "tanh", "sigmoid", "relu", "gelu", "erf", "logical_not"};
+      static const char* const names[] = {"neg",  "abs",     "square", "exp",  "log", "sqrt",
+                                          "rsqrt", "tanh", "sigmoid", "relu",   "gelu", "erf", "logical_not",
+                                          "gelu_tanh", "log1p", "softplus", "sign"};
       using F = Tensor (*)(const Tensor&, Loc);
-      static const F fns[] = {neg, abs, square, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, erf, logical_not};
-      int k = in_.byte() % 13;
+      static const F fns[] = {neg,  abs,  square, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, erf, logical_not,
+                              [](const Tensor& x, Loc l) { return gelu(x, "tanh", l); }, log1p, softplus, sign};
+      static_assert(std::size(names) == std::size(fns));
+      int k = in_.byte() % static_cast<int>(std::size(fns));
       Slot a = slot();
       if (!a) return;
       call(std::string(names[k]) + "(" + a.name + ")", Verdict{}, [&] { return fns[k](a.t, Loc::current()); });
