@@ -162,6 +162,12 @@ Tensor one_hot(const Tensor& labels, int64_t depth, Loc loc = Loc::current());  
 Tensor conv2d(const Tensor& x, const Tensor& w, int64_t stride = 1, int64_t padding = 0, Loc loc = Loc::current());
 Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride = 0, Loc loc = Loc::current());  // stride 0 = kernel
 Tensor dropout(const Tensor& x, double rate, uint64_t seed = 0, Loc loc = Loc::current());
+// Over the last axis (PyTorch's layer_norm with normalized_shape = [D]):
+// (x - mean) / sqrt(var + eps) * gamma + beta, gamma and beta of shape [D].
+Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps = 1e-5,
+                  Loc loc = Loc::current());
+// x / sqrt(mean(x^2) + eps) * gamma over the last axis.
+Tensor rms_norm(const Tensor& x, const Tensor& gamma, double eps = 1e-6, Loc loc = Loc::current());
 // The backward passes of conv2d and max_pool2d (their gradients).
 Tensor conv2d_backward_input(const Tensor& dy, const Tensor& w, const Shape& input_shape, int64_t stride = 1,
                              int64_t padding = 0, Loc loc = Loc::current());

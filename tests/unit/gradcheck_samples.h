@@ -227,6 +227,16 @@ inline const std::map<std::string, std::vector<Sample>>& samples() {
                      [](const Inputs& x) { return dropout(x[0], 0.5, 7); }},
                     {"rate 0.25", [=] { return one(normal({2, 3, 4}, 151)); },
                      [](const Inputs& x) { return dropout(x[0], 0.25, 3); }}};
+    m["layer_norm"] = {{"[3,5]", [=] { return Inputs{normal({3, 5}, 152), normal({5}, 153), normal({5}, 154)}; },
+                        [](const Inputs& x) { return layer_norm(x[0], x[1], x[2]); }},
+                       {"[2,2,4], eps 0.1", [=] { return Inputs{normal({2, 2, 4}, 155), normal({4}, 156), normal({4}, 157)}; },
+                        [](const Inputs& x) { return layer_norm(x[0], x[1], x[2], 0.1); }},
+                       {"[6] (rank 1)", [=] { return Inputs{normal({6}, 158), normal({6}, 159), normal({6}, 170)}; },
+                        [](const Inputs& x) { return layer_norm(x[0], x[1], x[2]); }}};
+    m["rms_norm"] = {{"[3,5]", [=] { return Inputs{normal({3, 5}, 171), normal({5}, 172)}; },
+                      [](const Inputs& x) { return rms_norm(x[0], x[1]); }},
+                     {"[2,2,4], eps 0.1", [=] { return Inputs{normal({2, 2, 4}, 173), normal({4}, 174)}; },
+                      [](const Inputs& x) { return rms_norm(x[0], x[1], 0.1); }}};
 
     const Shape s234{2, 3, 4};
     auto reductions = [&](const char* name, auto fn, bool no_ties) {

@@ -166,7 +166,29 @@ TEST_CASE("fake cuda: the op list splits into CUDA kernels and ops that run on t
     if (cuda::runs_on_host(op->id())) on_host.push_back(op->name());
   }
   std::sort(on_host.begin(), on_host.end());
-  CHECK(on_host == std::vector<std::string>{"dropout", "max_pool2d_backward", "max_pool2d_pick", "scatter_add"});
+  CHECK(on_host == std::vector<std::string>{"dropout", "layer_norm", "max_pool2d_backward", "max_pool2d_pick",
+                                            "rms_norm", "scatter_add"});
+}
+
+TEST_CASE("fake cuda: eager layer_norm and rms_norm on the device are generated kernels, not the host path", "[.fake_cuda]") {
+  Fake fake;
+  Tensor x = randn({4, 32}, 1).to(kGpu), g = randn({32}, 2).to(kGpu), b = randn({32}, 3).to(kGpu);
+  fake.reset_fn();
+  Tensor y = layer_norm(x, g, b) + rms_norm(x, g);
+  REQUIRE(y.device() == kGpu);
+  CHECK(y.shape() == Shape{4, 32});
+  duet_fake_counters_t c = fake.counters();
+  CHECK(c.memcpys[DUET_FAKE_DEVICE_TO_HOST] == 0);  // not copied to the host and back
+  CHECK(c.launches >= 4);
+  // Traced, the op stays one node (a trace does not know its device until
+  // lowering) and runs on the host, copied there and back (docs/cuda.md).
+  auto f = function([](const Tensor& x, const Tensor& g, const Tensor& b) { return layer_norm(x, g, b); });
+  REQUIRE(f(x, g, b).device() == kGpu);
+  CHECK(duet_test::contains(f.get_concrete_function(x, g, b).ir(Stage::traced), "layer_norm("));
+  // The op's own checks still come first.
+  std::string msg = duet_test::message_of<ShapeError>([&] { layer_norm(x, g, randn({31}).to(kGpu)); });
+  CHECK(duet_test::contains(msg, "layer_norm"));
+  CHECK(duet_test::contains(msg, "test_fake_cuda.cpp"));
 }
 
 TEST_CASE("fake cuda: the caching allocator serves eager ops without cudaMalloc per op", "[.fake_cuda]") {

@@ -159,6 +159,10 @@ std::map<std::string, OpCase> op_table() {
                          return dispatch1(op_def("fused_matmul"), {&in[0], &in[1], &in[2]}, attrs, SrcLoc());
                        }};
   t["dropout"] = unary(shape_gen(f32, {4, 8}), [](const Tensor& x) { return dropout(x, 0.5, 7); });
+  t["layer_norm"] = {[](uint64_t s) { return Inputs{randn({2, 3, 8}, s) * 3.f + 1.f, randn({8}, s + 1), randn({8}, s + 2)}; },
+                     [](const Inputs& in) { return layer_norm(in[0], in[1], in[2]); }};
+  t["rms_norm"] = {[](uint64_t s) { return Inputs{randn({5, 16}, s, DType::f64), randn({16}, s + 1, DType::f64)}; },
+                   [](const Inputs& in) { return rms_norm(in[0], in[1]); }};
   return t;
 }
 

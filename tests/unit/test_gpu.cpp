@@ -111,6 +111,12 @@ std::vector<OpCase> op_cases(DType dt) {
   op("relu", {x}, [](In a) { return relu(a[0]); });
   op("gelu", {x}, [](In a) { return gelu(a[0]); });
   op("erf", {x}, [](In a) { return erf(a[0]); });
+  op("gelu tanh", {x}, [](In a) { return gelu(a[0], "tanh"); });
+  op("log1p", {pos}, [](In a) { return log1p(a[0]); });
+  op("softplus", {x}, [](In a) { return softplus(a[0]); });
+  op("sign", {x}, [](In a) { return sign(a[0]); });
+  op("layer_norm", {x, row, row * 0.5}, [](In a) { return layer_norm(a[0], a[1], a[2]); });
+  op("rms_norm", {x, row}, [](In a) { return rms_norm(a[0], a[1]); });
   op("methods exp log sqrt tanh sigmoid relu abs square", {x}, [](In a) {
     return a[0].exp() + a[0].abs().log() + a[0].abs().sqrt() + a[0].tanh() + a[0].sigmoid() + a[0].relu() +
            a[0].square();
