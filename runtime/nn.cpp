@@ -64,6 +64,19 @@ std::vector<Variable> Module::trainable_variables() const {
   return out;
 }
 
+Embedding::Embedding(int64_t num, int64_t dim, uint64_t seed) {
+  if (num <= 0 || dim <= 0) throw ShapeError(fmt::format("Embedding: sizes must be positive, got {} x {}", num, dim));
+  table_ = register_variable(Variable(randn({num, dim}, seed), "embedding/table"));
+}
+Tensor Embedding::forward(const Tensor& ids) { return embedding(table_.value(), ids); }
+
+LayerNorm::LayerNorm(int64_t dim, double eps) : eps_(eps) {
+  if (dim <= 0) throw ShapeError(fmt::format("LayerNorm: the dim must be positive, got {}", dim));
+  gamma_ = register_variable(Variable(ones({dim}), "layer_norm/gamma"));
+  beta_ = register_variable(Variable(zeros({dim}), "layer_norm/beta"));
+}
+Tensor LayerNorm::forward(const Tensor& x) { return layer_norm(x, gamma_.value(), beta_.value(), eps_); }
+
 Dense::Dense(int64_t in, int64_t out, Activation activation, bool use_bias, uint64_t seed) : activation_(activation) {
   if (in <= 0 || out <= 0) throw ShapeError(fmt::format("Dense: sizes must be positive, got {} -> {}", in, out));
   double bound = 1.0 / std::sqrt(static_cast<double>(in));

@@ -75,6 +75,31 @@ class Conv2D : public Module {
   Activation activation_;
 };
 
+// Rows of a [num, dim] table by integer id: forward(ids) -> [ids..., dim].
+// PyTorch's initialisation: N(0, 1).
+class Embedding : public Module {
+ public:
+  Embedding(int64_t num, int64_t dim, uint64_t seed = next_seed());
+  Tensor forward(const Tensor& ids) override;
+  Variable table() const { return table_; }
+
+ private:
+  Variable table_;
+};
+
+// layer_norm over the last axis of size dim; gamma 1, beta 0 to start.
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(int64_t dim, double eps = 1e-5);
+  Tensor forward(const Tensor& x) override;
+  Variable gamma() const { return gamma_; }
+  Variable beta() const { return beta_; }
+
+ private:
+  Variable gamma_, beta_;
+  double eps_;
+};
+
 class MaxPool2D : public Module {
  public:
   explicit MaxPool2D(int64_t kernel, int64_t stride = 0) : kernel_(kernel), stride_(stride) {}

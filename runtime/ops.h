@@ -133,6 +133,9 @@ Tensor broadcast_to(const Tensor& a, const Shape& shape, Loc loc = Loc::current(
 Tensor broadcast_like(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
 Tensor concat(const std::vector<Tensor>& tensors, int64_t axis = 0, Loc loc = Loc::current());
 Tensor slice(const Tensor& a, int64_t axis, int64_t begin, int64_t end, Loc loc = Loc::current());
+// Rows of a [V, D] table by id: [ids..., D]. Every id must be in [0, V) (an
+// IndexError naming the first bad one); the table's gradient sums each row's.
+Tensor embedding(const Tensor& table, const Tensor& ids, Loc loc = Loc::current());
 // Tensors of one shape joined along a new axis (in [-(rank + 1), rank]).
 Tensor stack(const std::vector<Tensor>& tensors, int64_t axis = 0, Loc loc = Loc::current());
 // The lower (upper) triangle of the last two dims: elements with col - row <= k

@@ -153,6 +153,38 @@ void gather_kernel(KernelContext& ctx) {
       std::memcpy(dst + (o * count + i) * row, src + (o * n + idx[i]) * row, row);
 }
 
+// NOTE [Labels are checked]: every id is checked against the table's rows
+// before any row is copied; the first bad one is the op's IndexError.
+void embedding_kernel(KernelContext& ctx) {
+  const Shape& table = *ctx.in(0).shape;
+  const int64_t rows = table.dim(0), count = ctx.in(1).numel();
+  const size_t row = static_cast<size_t>(table.dim(1)) * dtype_size(ctx.in(0).dtype);
+  std::vector<int64_t> ids(static_cast<size_t>(count));
+  visit_dtype(ctx.in(1).dtype, [&](auto t) {
+    using T = decltype(t);
+    const T* p = ctx.in(1).ptr<T>();
+    for (int64_t i = 0; i < count; ++i) ids[static_cast<size_t>(i)] = static_cast<int64_t>(p[i]);
+  });
+  for (int64_t k = 0; k < count; ++k) {
+    const int64_t id = ids[static_cast<size_t>(k)];
+    if (id < 0 || id >= rows)
+      throw IndexError(format_error(
+          ctx.op.name(),
+          fmt::format("id {} {} of the ids {} is out of range [0, {}) (the rows of the table {})", id,
+                      index_position(*ctx.in(1).shape, k), TensorType{ctx.in(1).dtype, *ctx.in(1).shape}.str(), rows,
+                      TensorType{ctx.in(0).dtype, table}.str()),
+          ctx.loc));
+  }
+  if (row == 0) return;
+  const char* src = static_cast<const char*>(ctx.in(0).data);
+  char* dst = static_cast<char*>(ctx.out(0).data);
+  parallel_for(count, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(table.dim(1), 1)),
+               [&](int64_t lo, int64_t hi) {
+                 for (int64_t k = lo; k < hi; ++k)
+                   std::memcpy(dst + static_cast<size_t>(k) * row, src + static_cast<size_t>(ids[static_cast<size_t>(k)]) * row, row);
+               });
+}
+
 DUET_REGISTER_KERNEL(reshape, cpu, alias_kernel);
 DUET_REGISTER_KERNEL(expand_dims, cpu, alias_kernel);
 DUET_REGISTER_KERNEL(squeeze, cpu, alias_kernel);
@@ -168,6 +200,7 @@ DUET_REGISTER_KERNEL(transpose, cpu, transpose_kernel);
 DUET_REGISTER_KERNEL(concat, cpu, concat_kernel);
 DUET_REGISTER_KERNEL(slice, cpu, slice_kernel);
 DUET_REGISTER_KERNEL(gather, cpu, gather_kernel);
+DUET_REGISTER_KERNEL(embedding, cpu, embedding_kernel);
 
 }  // namespace
 

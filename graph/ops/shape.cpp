@@ -170,6 +170,19 @@ void infer_gather(InferContext& ctx) {
   ctx.add_result(x.dtype, out);
 }
 
+// table [V, D], ids of any shape -> [ids..., D].
+void infer_embedding(InferContext& ctx) {
+  const TensorType& table = ctx.in(0);
+  const TensorType& ids = ctx.in(1);
+  if (!is_integral(ids.dtype)) ctx.dtype_error(fmt::format("ids must be i32 or i64, got {}", ctx.operand_types()));
+  if (table.dtype == DType::b8) ctx.dtype_error(fmt::format("expects a table of numbers, got {}", ctx.operand_types()));
+  if (table.shape.rank() != 2)
+    ctx.shape_error(fmt::format("expects a table of rank 2 ([rows, dim]), got {}", ctx.operand_types()));
+  Shape out = ids.shape;
+  out.push_back(table.shape.dim(1));
+  ctx.add_result(table.dtype, out);
+}
+
 void infer_one_hot(InferContext& ctx) {
   const TensorType& labels = ctx.in(0);
   if (!is_integral(labels.dtype)) ctx.dtype_error(fmt::format("labels must be i32 or i64, got {}", labels.str()));
@@ -195,6 +208,8 @@ DUET_OP(slice).traits(kPure).operands(1)
     .attr("axis", AttrKind::integer).attr("begin", AttrKind::integer).attr("end", AttrKind::integer)
     .infer(infer_slice);
 DUET_OP(gather).traits(kPure).operands(2).attr("axis", AttrKind::integer).infer(infer_gather);
+DUET_OP(embedding).traits(kPure).operands(2).infer(infer_embedding)
+    .summary("rows of a [V, D] table by id: gather on axis 0, ids checked against V");
 DUET_OP(one_hot).traits(kPure | kNotDifferentiable).operands(1).attr("depth", AttrKind::integer).infer(infer_one_hot);
 
 }  // namespace duet

@@ -18,6 +18,7 @@ const OpDef& k_broadcast_to = op_def("broadcast_to");
 const OpDef& k_concat = op_def("concat");
 const OpDef& k_slice = op_def("slice");
 const OpDef& k_gather = op_def("gather");
+const OpDef& k_embedding = op_def("embedding");
 }  // namespace
 
 Tensor reshape(const Tensor& a, const Shape& shape, Loc loc) {
@@ -78,6 +79,10 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t axis, Loc loc) {
 Tensor slice(const Tensor& a, int64_t axis, int64_t begin, int64_t end, Loc loc) {
   Attrs attrs{{"axis", axis}, {"begin", begin}, {"end", end}};
   return dispatch1(k_slice, {&a}, attrs, loc);
+}
+
+Tensor embedding(const Tensor& table, const Tensor& ids, Loc loc) {
+  return dispatch1(k_embedding, {&table, &ids}, no_attrs(), loc);
 }
 
 Tensor gather(const Tensor& a, const Tensor& indices, int64_t axis, Loc loc) {
@@ -198,6 +203,11 @@ DUET_GRAD(gather) {                                                           //
   int64_t axis = ctx.attrs.get_int("axis");
   DeviceScope on(x.device());
   return {scatter_add(broadcast_like(scalar(0.0, x.dtype()), x), ctx.in(1), ctx.grad(), axis), Tensor()};
+}
+DUET_GRAD(embedding) {                                                        // each row's gradients, summed
+  const Tensor& table = ctx.in(0);
+  DeviceScope on(table.device());
+  return {scatter_add(broadcast_like(scalar(0.0, table.dtype()), table), ctx.in(1), ctx.grad(), 0), Tensor()};
 }
 DUET_GRAD(scatter_add) {                                                      // base: g; updates: gathered g
   int64_t axis = ctx.attrs.get_int("axis");

@@ -303,6 +303,11 @@ inline const std::map<std::string, std::vector<Sample>>& samples() {
          gather_on(0)},
         {"axis 1, i64 indices", [=] { return pair(normal({3, 4}, 201), i64s({3, 0, 3}, {3})); }, gather_on(1)},
         {"axis 0, 2-D indices", [=] { return pair(normal({5, 3}, 202), i32s({0, 4, 2, 2}, {2, 2})); }, gather_on(0)}};
+    m["embedding"] = {
+        {"repeated i64 ids", [=] { return pair(normal({5, 3}, 203), i64s({4, 0, 4, 1}, {4})); },
+         [](const Inputs& x) { return embedding(x[0], x[1]); }},
+        {"[2,3] i32 ids", [=] { return pair(normal({6, 2}, 204), i32s({5, 1, 1, 0, 3, 5}, {2, 3})); },
+         [](const Inputs& x) { return embedding(x[0], x[1]); }}};
     auto scatter_on = [](int64_t axis) {
       return [axis](const Inputs& x) { return scatter_add(x[0], x[1], x[2], axis); };
     };

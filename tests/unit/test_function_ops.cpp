@@ -121,6 +121,8 @@ std::map<std::string, OpCase> op_table() {
   t["slice"] = unary(shape_gen(f32, {5, 6}), [](const Tensor& a) { return slice(a, 1, 1, 4); });
   t["gather"] = {[](uint64_t s) { return Inputs{randn({6, 3}, s), indices({5}, 6, s + 1)}; },
                  [](const Inputs& in) { return gather(in[0], in[1], 0); }};
+  t["embedding"] = {[](uint64_t s) { return Inputs{randn({7, 4}, s), indices({2, 5}, 7, s + 1)}; },
+                    [](const Inputs& in) { return embedding(in[0], in[1]); }};
   t["scatter_add"] = {[](uint64_t s) { return Inputs{randn({5, 3}, s), indices({6}, 5, s + 1), randn({6, 3}, s + 2)}; },
                       [](const Inputs& in) { return scatter_add(in[0], in[1], in[2], 0); }};
   t["one_hot"] = unary([](uint64_t s) { return indices({7}, 5, s); }, [](const Tensor& a) { return one_hot(a, 5); });

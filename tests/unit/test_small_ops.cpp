@@ -331,3 +331,72 @@ TEST_CASE("the unary methods forward to their functions", "[small_ops]") {
   CHECK(x.softplus().to_vector<float>() == softplus(x).to_vector<float>());
   CHECK((-x).sign().to_vector<float>() == sign(-x).to_vector<float>());
 }
+
+TEST_CASE("embedding picks table rows by id, and its gradient sums each row's", "[small_ops]") {
+  Tensor table = randn({6, 4}, 57, DType::f64);
+  std::vector<double> tv = table.to_vector<double>();
+  Tensor ids = from_vector(std::vector<int64_t>{5, 0, 5, 2, 2, 2}, {2, 3});
+  Tensor e = embedding(table, ids);
+  REQUIRE(e.shape() == Shape{2, 3, 4});
+  std::vector<double> ev = e.to_vector<double>();
+  const int64_t want_rows[] = {5, 0, 5, 2, 2, 2};
+  for (int k = 0; k < 6; ++k)
+    for (int j = 0; j < 4; ++j) CHECK(ev[k * 4 + j] == tv[want_rows[k] * 4 + j]);
+  CHECK(embedding(table, tensor({3, 1})).to_vector<double>() == gather(table, tensor({3, 1})).to_vector<double>());
+  auto f = function([](const Tensor& t, const Tensor& i) { return embedding(t, i) * 2.0; });
+  CHECK(f(table, ids).to_vector<double>() == (e * 2.0).to_vector<double>());
+  CHECK(contains(f.get_concrete_function(table, ids).ir(Stage::traced), "embedding("));
+  GradientTape tape;
+  tape.watch(table);
+  Tensor w = randn({2, 3, 4}, 58, DType::f64);
+  std::vector<double> g = tape.gradient(sum(embedding(table, ids) * w), table).to_vector<double>();
+  std::vector<double> wv = w.to_vector<double>(), want(24, 0.0);
+  for (int k = 0; k < 6; ++k)
+    for (int j = 0; j < 4; ++j) want[want_rows[k] * 4 + j] += wv[k * 4 + j];
+  for (size_t i = 0; i < 24; ++i) CHECK(g[i] == Approx(want[i]).margin(1e-15));
+}
+
+TEST_CASE("embedding names a bad id, its position and the table, eager and traced", "[small_ops]") {
+  Tensor table = randn({10, 3});
+  std::string msg = message_of<IndexError>([&] { embedding(table, tensor({{1, 2}, {12, 0}})); });
+  CHECK(contains(msg, "embedding"));
+  CHECK(contains(msg, "id 12 at [1,0]"));
+  CHECK(contains(msg, "[0, 10)"));
+  CHECK(contains(msg, "f32[10,3]"));
+  CHECK(contains(msg, "test_small_ops.cpp"));
+  msg = message_of<IndexError>([&] { embedding(table, tensor({-1})); });
+  CHECK(contains(msg, "id -1 at position 0"));
+  auto f = function([](const Tensor& t, const Tensor& i) { return embedding(t, i); });
+  msg = message_of<IndexError>([&] { f(table, tensor({3, 10})); });
+  CHECK(contains(msg, "embedding"));
+  CHECK(contains(msg, "id 10 at position 1"));
+  CHECK(contains(msg, "test_small_ops.cpp"));
+  msg = message_of<DTypeError>([&] { embedding(table, tensor({1.f})); });
+  CHECK(contains(msg, "ids must be i32 or i64"));
+  msg = message_of<ShapeError>([&] { embedding(randn({10}), tensor({1})); });
+  CHECK(contains(msg, "rank 2"));
+}
+
+TEST_CASE("nn::Embedding and nn::LayerNorm train: an SGD step lowers the loss", "[small_ops]") {
+  nn::Embedding emb(12, 8, 3);
+  nn::LayerNorm norm(8);
+  CHECK(emb.table().name() == "embedding/table");
+  CHECK(norm.gamma().name() == "layer_norm/gamma");
+  CHECK(norm.gamma().value().to_vector<float>() == std::vector<float>(8, 1.f));
+  Tensor ids = tensor({1, 4, 4, 11, 0}), target = randn({5, 8}, 59);
+  auto loss_of = [&] { return mean(square(norm(emb(ids)) * 1.5f - target)); };
+  std::vector<Variable> vars = emb.trainable_variables();
+  for (const Variable& v : norm.trainable_variables()) vars.push_back(v);
+  REQUIRE(vars.size() == 3);
+  float before = loss_of().item<float>();
+  for (int step = 0; step < 5; ++step) {
+    GradientTape tape;
+    Tensor loss = loss_of();
+    std::vector<Tensor> grads = tape.gradient(loss, vars);
+    for (size_t k = 0; k < vars.size(); ++k) vars[k].assign_sub(grads[k] * 0.5f);
+  }
+  float after = loss_of().item<float>();
+  CHECK(after < before * 0.9f);
+  std::string msg = message_of<ShapeError>([] { nn::LayerNorm bad(0); });
+  CHECK(contains(msg, "LayerNorm"));
+}
