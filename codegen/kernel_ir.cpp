@@ -158,14 +158,15 @@ bool is_transcendental(ScalarOp s) {
   switch (s) {
     case ScalarOp::exp: case ScalarOp::log: case ScalarOp::tanh: case ScalarOp::sigmoid:
     case ScalarOp::gelu: case ScalarOp::erf: case ScalarOp::gelu_tanh: case ScalarOp::log1p:
-    case ScalarOp::softplus:
+    case ScalarOp::softplus: case ScalarOp::sin: case ScalarOp::cos:
       return true;
     default: return false;
   }
 }
 
 bool calls_math_library(const BodySpec::Op& op) {
-  return op.scalar == ScalarOp::pow || (is_transcendental(op.scalar) && op.operand != DType::f32);
+  if (op.scalar == ScalarOp::pow || op.scalar == ScalarOp::sin || op.scalar == ScalarOp::cos) return true;
+  return is_transcendental(op.scalar) && op.operand != DType::f32;
 }
 
 std::string gpu_refusal(const BodySpec& body) {

@@ -84,7 +84,7 @@ std::string fusion_refusal(const Node& fusion, Device::Type device);
 std::string gpu_refusal(const BodySpec& body);
 
 // Whether an op calls the math library (libm on the CPU, libdevice on a
-// GPU): f64 transcendentals, and pow.
+// GPU): f64 transcendentals, pow, and sin and cos in any dtype.
 bool calls_math_library(const BodySpec::Op& op);
 // Whether the op is a transcendental function (exp, log, tanh, ...): a
 // polynomial in f32, a math-library call in f64, about 20 times an add's work.

@@ -14,7 +14,7 @@ namespace duet {
 // X-macros: every op with scalar semantics, by arity.
 #define DUET_UNARY_SCALAR_OPS(X) \
   X(neg) X(abs) X(square) X(exp) X(log) X(sqrt) X(rsqrt) X(tanh) X(sigmoid) X(relu) X(gelu) X(erf) \
-  X(gelu_tanh) X(log1p) X(softplus) X(sign) X(logical_not)
+  X(gelu_tanh) X(log1p) X(softplus) X(sign) X(sin) X(cos) X(logical_not)
 #define DUET_BINARY_SCALAR_OPS(X) \
   X(add) X(sub) X(mul) X(div) X(mod) X(pow) X(maximum) X(minimum) X(logical_and) X(logical_or)
 #define DUET_COMPARE_SCALAR_OPS(X) \
@@ -239,6 +239,16 @@ template <class T> inline T softplus(T a) {
   T m = a > T(0) ? a : T(0);
   T r = m + log1p(exp(-std::fabs(a)));
   return a != a ? a : r;
+}
+// sin and cos are libm's, in f64 for f32 too (rounded once to f32), on both
+// the eager and the compiled side: the same bits.
+template <class T> inline T sin(T a) {
+  if constexpr (std::is_same_v<T, float>) return static_cast<float>(std::sin(static_cast<double>(a)));
+  else return std::sin(a);
+}
+template <class T> inline T cos(T a) {
+  if constexpr (std::is_same_v<T, float>) return static_cast<float>(std::cos(static_cast<double>(a)));
+  else return std::cos(a);
 }
 // -1, 0 or 1; the sign of zero and NaN are kept (numpy's sign).
 template <class T> inline T sign(T a) { return a > T(0) ? T(1) : (a < T(0) ? T(-1) : a); }

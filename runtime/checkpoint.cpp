@@ -126,6 +126,13 @@ void restore_checkpoint(const std::string& path, const std::vector<Variable>& va
       DType dtype;
       if (!parse_st_dtype(e.at("dtype").get<std::string>(), &dtype))
         throw damaged(fmt::format("entry '{}' has the unknown dtype {}", names[i], e.at("dtype").dump()));
+      // Whole numbers only: nlohmann converts a JSON real like -9.2e19 with
+      // a plain cast, which is undefined behaviour out of range (found by fuzz_saved).
+      for (const char* key : {"shape", "data_offsets"})
+        for (const nlohmann::json& d : e.at(key))
+          if (!d.is_number_integer())
+            throw damaged(fmt::format("entry '{}' has the {} {}: not a list of whole numbers", names[i], key,
+                                      e.at(key).dump()));
       std::vector<int64_t> shape = e.at("shape").get<std::vector<int64_t>>();
       std::vector<uint64_t> offsets = e.at("data_offsets").get<std::vector<uint64_t>>();
       if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size)

@@ -117,6 +117,8 @@ Tensor gelu(const Tensor& x, std::string_view approximate, Loc loc = Loc::curren
 Tensor log1p(const Tensor& x, Loc loc = Loc::current());     // log(1 + x), accurate near 0
 Tensor softplus(const Tensor& x, Loc loc = Loc::current());  // log(1 + e^x), without overflow
 Tensor sign(const Tensor& x, Loc loc = Loc::current());      // -1, 0, 1; zeros and NaN as given
+Tensor sin(const Tensor& x, Loc loc = Loc::current());       // libm's, in f64 for f32 too
+Tensor cos(const Tensor& x, Loc loc = Loc::current());
 // min(max(x, lo), hi); the gradient is 1 where lo <= x <= hi, else 0.
 Tensor clip(const Tensor& x, const Operand& lo, const Operand& hi);
 Tensor cast(const Tensor& x, DType dtype, Loc loc = Loc::current());

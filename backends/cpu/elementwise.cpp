@@ -152,6 +152,8 @@ DUET_UNARY_KERNEL(gelu_tanh, floating)
 DUET_UNARY_KERNEL(log1p, floating)
 DUET_UNARY_KERNEL(softplus, floating)
 DUET_UNARY_KERNEL(sign, numeric)
+DUET_UNARY_KERNEL(sin, floating)
+DUET_UNARY_KERNEL(cos, floating)
 DUET_UNARY_KERNEL(logical_not, boolean)
 
 DUET_BINARY_KERNEL(add, numeric)

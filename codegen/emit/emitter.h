@@ -97,6 +97,8 @@ class Emitter {
       case ScalarOp::erf: return t == DType::f32 ? emit_erf_f32(b_, a, avx512_) : libm("erf", a, true);
       case ScalarOp::gelu_tanh: case ScalarOp::log1p: case ScalarOp::softplus: case ScalarOp::sign:
         return composite(n.scalar, a, t);
+      case ScalarOp::sin: return in_f64("sin", a, t);
+      case ScalarOp::cos: return in_f64("cos", a, t);
       case ScalarOp::logical_not: return b_.CreateNot(a);
       case ScalarOp::add: return fp ? b_.CreateFAdd(a, x) : b_.CreateAdd(a, x);
       case ScalarOp::sub: return fp ? b_.CreateFSub(a, x) : b_.CreateSub(a, x);
@@ -172,6 +174,13 @@ class Emitter {
       default: break;
     }
     throw Error("codegen: no composite IR for a scalar op");
+  }
+  // libm's f64 `name` of a; an f32 a is widened and the result rounded back
+  // (scalar_math::sin, cos).
+  llvm::Value* in_f64(const char* name, llvm::Value* a, DType t) {
+    if (t != DType::f32) return libm(name, a);
+    llvm::Value* wide = b_.CreateFPExt(a, a->getType()->getWithNewType(b_.getDoubleTy()));
+    return b_.CreateFPTrunc(libm(name, wide), a->getType());
   }
   // A floating constant of a's type (a splat where a is a vector).
   static llvm::Value* real(llvm::Value* a, double v) { return llvm::ConstantFP::get(a->getType(), v); }

@@ -128,6 +128,8 @@ DUET_OP(gelu_tanh).traits(kEw).operands(1).infer(infer_unary<Accepts::floating>)
 DUET_OP(log1p).traits(kEw).operands(1).infer(infer_unary<Accepts::floating>).scalar(ScalarOp::log1p);
 DUET_OP(softplus).traits(kEw).operands(1).infer(infer_unary<Accepts::floating>).scalar(ScalarOp::softplus);
 DUET_OP(sign).traits(kEw).operands(1).infer(infer_unary<Accepts::numeric>).scalar(ScalarOp::sign);
+DUET_OP(sin).traits(kEw).operands(1).infer(infer_unary<Accepts::floating>).scalar(ScalarOp::sin);
+DUET_OP(cos).traits(kEw).operands(1).infer(infer_unary<Accepts::floating>).scalar(ScalarOp::cos);
 DUET_OP(logical_not).traits(kEw | kNotDifferentiable).operands(1)
     .infer(infer_unary<Accepts::boolean>).scalar(ScalarOp::logical_not);
 

@@ -169,6 +169,8 @@ Tensor gelu(const Tensor& x, std::string_view approximate, Loc loc) {
 Tensor log1p(const Tensor& x, Loc loc) { return unary(k_log1p, x, loc); }
 Tensor softplus(const Tensor& x, Loc loc) { return unary(k_softplus, x, loc); }
 Tensor sign(const Tensor& x, Loc loc) { return unary(k_sign, x, loc); }
+Tensor sin(const Tensor& x, Loc loc) { return unary(k_sin, x, loc); }
+Tensor cos(const Tensor& x, Loc loc) { return unary(k_cos, x, loc); }
 Tensor clip(const Tensor& x, const Operand& lo, const Operand& hi) {
   return minimum(maximum(Operand(x, lo.loc()), lo), hi);
 }
@@ -256,6 +258,8 @@ DUET_GRAD(sign) {                                                      // 0 (PyT
   if (!is_floating(x.dtype())) return {Tensor()};
   return {zeros_like(x)};
 }
+DUET_GRAD(sin) { return {ctx.grad() * cos(ctx.in(0))}; }              // d sin = cos
+DUET_GRAD(cos) { return {-(ctx.grad() * sin(ctx.in(0)))}; }           // d cos = -sin
 DUET_GRAD(add) {
   const Tensor& g = ctx.grad();
   return {unbroadcast(g, ctx.in(0).shape()), unbroadcast(g, ctx.in(1).shape())};

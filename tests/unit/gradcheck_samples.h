@@ -114,6 +114,8 @@ inline const std::map<std::string, std::vector<Sample>>& samples() {
                        [](const Inputs& x) { return gelu(x[0], "tanh"); }}};
     m["log1p"] = {{"> -1", [=] { return one(uniform(s23, 14, -0.6, 2.0)); }, unary(duet::log1p)}};
     m["softplus"] = {{"[2,3]", [=] { return one(normal(s23, 15)); }, unary(duet::softplus)}};
+    m["sin"] = {{"[2,3]", [=] { return one(normal(s23, 17)); }, unary(duet::sin)}};
+    m["cos"] = {{"[2,3]", [=] { return one(normal(s23, 18)); }, unary(duet::cos)}};
     m["sign"] = {{"away from 0", [=] { return one(away_from_zero(s23, 16)); }, unary(duet::sign)}};
 
     // Binary ops: the first sample has operands of one shape (the second-derivative walk uses it).

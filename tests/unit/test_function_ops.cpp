@@ -77,6 +77,8 @@ std::map<std::string, OpCase> op_table() {
   t["gelu_tanh"] = unary(m34, [](const Tensor& a) { return gelu(a, "tanh"); });
   t["log1p"] = unary(p34, [](const Tensor& a) { return log1p(a); });
   t["softplus"] = unary(shape_gen(f64, {3, 4}), [](const Tensor& a) { return softplus(a); });  // f64
+  t["sin"] = unary(m34, [](const Tensor& a) { return sin(a); });
+  t["cos"] = unary(shape_gen(f64, {3, 4}), [](const Tensor& a) { return cos(a); });  // f64
   t["sign"] = unary(shape_gen(ints, {2, 5}), [](const Tensor& a) { return sign(a); });
   t["stop_gradient"] = unary(m34, [](const Tensor& a) { return stop_gradient(a); });
   t["logical_not"] = unary(b34, [](const Tensor& a) { return logical_not(a); });

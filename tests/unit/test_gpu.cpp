@@ -115,6 +115,8 @@ std::vector<OpCase> op_cases(DType dt) {
   op("log1p", {pos}, [](In a) { return log1p(a[0]); });
   op("softplus", {x}, [](In a) { return softplus(a[0]); });
   op("sign", {x}, [](In a) { return sign(a[0]); });
+  op("sin", {x}, [](In a) { return sin(a[0]); });
+  op("cos", {x}, [](In a) { return cos(a[0]); });
   op("layer_norm", {x, row, row * 0.5}, [](In a) { return layer_norm(a[0], a[1], a[2]); });
   op("rms_norm", {x, row}, [](In a) { return rms_norm(a[0], a[1]); });
   op("methods exp log sqrt tanh sigmoid relu abs square", {x}, [](In a) {

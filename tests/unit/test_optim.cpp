@@ -165,3 +165,87 @@ TEST_CASE("optim Adam in a traced training step updates its step and slots on ev
 TEST_CASE("optim SGD momentum in a traced training step updates its slots on every call", "[optim]") {
   check_traced_optimizer(optim::SGD(0.1, 0.9), optim::SGD(0.1, 0.9), 4);
 }
+
+TEST_CASE("optim warmup_cosine rises linearly, then falls by half a cosine, on the host and as ops", "[optim]") {
+  auto s = optim::warmup_cosine(1e-3, 10, 110, 1e-4);
+  CHECK(s->at(0) == 0.0);
+  CHECK(s->at(5) == Approx(5e-4));
+  CHECK(s->at(10) == Approx(1e-3));
+  CHECK(s->at(60) == Approx(1e-4 + 0.5 * 9e-4));  // halfway down
+  CHECK(s->at(110) == Approx(1e-4));
+  CHECK(s->at(500) == Approx(1e-4));
+  for (double t : {1.0, 3.0, 9.0, 10.0, 11.0, 37.0, 109.0, 110.0, 140.0}) {
+    INFO("step " << t);
+    CHECK((*s)(scalar(t, DType::f64)).item<double>() == Approx(s->at(t)).epsilon(1e-14));
+  }
+  std::string msg = message_of<Error>([] { optim::warmup_cosine(1e-3, 10, 10); });
+  CHECK(contains(msg, "0 <= warmup < total"));
+}
+
+TEST_CASE("optim AdamW matches PyTorch's update rule in f64, with a schedule, eager and traced", "[optim]") {
+  const std::vector<double> w0{0.8, -1.5, 0.25, 2.0};
+  const double wd = 0.1, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  auto sched = optim::warmup_cosine(0.05, 2, 6, 0.005);
+  auto grad_of = [](const std::vector<double>& w, int step) {  // a fixed, step-dependent gradient
+    std::vector<double> g;
+    for (size_t i = 0; i < w.size(); ++i) g.push_back(std::sin(1.3 * double(i) + step) * (1 + w[i] * w[i]));
+    return g;
+  };
+  // The reference: torch.optim.AdamW's step, written out.
+  std::vector<double> w = w0, m(4, 0), v(4, 0);
+  std::vector<std::vector<double>> want;
+  for (int t = 1; t <= 7; ++t) {
+    std::vector<double> g = grad_of(w, t);
+    const double lr = sched->at(t);
+    for (int i = 0; i < 4; ++i) {
+      w[i] -= lr * wd * w[i];
+      m[i] = b1 * m[i] + (1 - b1) * g[i];
+      v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+      double mhat_lr = lr / (1 - std::pow(b1, t));
+      w[i] -= mhat_lr * m[i] / (std::sqrt(v[i]) / std::sqrt(1 - std::pow(b2, t)) + eps);
+    }
+    want.push_back(w);
+  }
+  for (bool traced : {false, true}) {
+    INFO((traced ? "traced" : "eager"));
+    Variable p(from_vector(w0, {4}), "p");
+    optim::AdamW opt(sched, wd, b1, b2, eps);
+    auto step = [&](const Tensor& g) {
+      opt.apply_gradients({g}, {p});
+      return p.value();
+    };
+    auto f = function([&](const Tensor& g) { return step(g); });
+    for (int t = 1; t <= 7; ++t) {
+      Tensor g = from_vector(grad_of(f64s(p), t), {4});
+      if (traced) (void)f(g);
+      else (void)step(g);
+      check_close(f64s(p), want[static_cast<size_t>(t - 1)], 1e-13);
+    }
+    if (traced) CHECK(f.trace_count() == 1);
+  }
+  optim::AdamW plain(1e-3);
+  Variable q(tensor({1.0}, DType::f64), "q");
+  plain.apply_gradients({tensor({0.0}, DType::f64)}, {q});  // a zero gradient: only the decay moves it
+  CHECK(f64s(q)[0] == Approx(1.0 - 1e-3 * 1e-2).epsilon(1e-15));
+  CHECK(contains(message_of<Error>([] { optim::AdamW(1e-3, -1.0); }), "weight_decay must be >= 0"));
+}
+
+TEST_CASE("optim clip_by_global_norm scales every gradient by one factor, only above max_norm", "[optim]") {
+  Tensor a = tensor({3.0, 0.0}, DType::f64), b = tensor({{4.0}}, DType::f64);  // norm 5
+  Tensor norm;
+  std::vector<Tensor> c = optim::clip_by_global_norm({a, Tensor(), b}, 2.5, &norm);
+  CHECK(norm.item<double>() == Approx(5.0));
+  REQUIRE(c.size() == 3);
+  CHECK_FALSE(c[1].defined());
+  check_close(f64s(c[0]), {1.5, 0.0}, 1e-6);
+  check_close(f64s(c[2]), {2.0}, 1e-6);
+  std::vector<Tensor> same = optim::clip_by_global_norm({a, b}, 10.0);
+  CHECK(f64s(same[0]) == f64s(a));
+  CHECK(f64s(same[1]) == f64s(b));
+  Tensor f = tensor({30.f, 40.f});
+  auto traced = function([](const Tensor& g) { return optim::clip_by_global_norm({g}, 1.0)[0]; });
+  std::vector<float> t = f32s(traced(f));
+  CHECK(t[0] == Approx(0.6f));
+  CHECK(t[1] == Approx(0.8f));
+  CHECK(contains(message_of<Error>([&] { optim::clip_by_global_norm({a}, 0.0); }), "max_norm must be > 0"));
+}

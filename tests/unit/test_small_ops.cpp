@@ -400,3 +400,16 @@ TEST_CASE("nn::Embedding and nn::LayerNorm train: an SGD step lowers the loss", 
   std::string msg = message_of<ShapeError>([] { nn::LayerNorm bad(0); });
   CHECK(contains(msg, "LayerNorm"));
 }
+
+TEST_CASE("sin and cos are libm's in f64, rounded once for f32, eager and traced alike", "[small_ops]") {
+  Tensor x = randn({9, 13}, 60) * 20;
+  std::vector<float> xs = x.to_vector<float>(), s = sin(x).to_vector<float>(), c = cos(x).to_vector<float>();
+  for (size_t i = 0; i < xs.size(); ++i) {
+    CHECK(s[i] == static_cast<float>(std::sin(double(xs[i]))));
+    CHECK(c[i] == static_cast<float>(std::cos(double(xs[i]))));
+  }
+  auto f = function([](const Tensor& a) { return sin(a) * cos(a * 0.5f) + 1.f; });
+  CHECK(bits(f(x)) == bits(sin(x) * cos(x * 0.5f) + 1.f));
+  Tensor d = randn({20}, 61, DType::f64);
+  CHECK(sin(d).to_vector<double>()[3] == std::sin(d.to_vector<double>()[3]));
+}
