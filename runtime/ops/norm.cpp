@@ -30,6 +30,20 @@ bool as_one_op(const OpDef& op, std::initializer_list<const Tensor*> in, const A
   return false;
 }
 
+// x - mean and 1 / sqrt(var + eps) over the last axis, written with duet ops:
+// the composite forward and the gradient share them.
+struct Centered {
+  Tensor d, rstd;
+};
+Centered centered(const Tensor& x, double eps, Loc loc) {
+  Tensor d = sub(Operand(x, loc), Operand(mean(x, {-1}, true, loc), loc));
+  return {d, rsqrt(add(Operand(mean(square(d, loc), {-1}, true, loc), loc), Operand(eps, loc)), loc)};
+}
+// 1 / sqrt(mean(x^2) + eps) over the last axis.
+Tensor inverse_rms(const Tensor& x, double eps, Loc loc) {
+  return rsqrt(add(Operand(mean(square(x, loc), {-1}, true, loc), loc), Operand(eps, loc)), loc);
+}
+
 // Sum over every axis but the last: the gradient of a [D] scale or shift.
 Tensor sum_rows(const Tensor& g) {
   if (g.rank() == 1) return g;
@@ -42,16 +56,15 @@ Tensor sum_rows(const Tensor& g) {
 Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, Loc loc) {
   Attrs attrs{{"eps", eps}};
   if (as_one_op(k_layer_norm, {&x, &gamma, &beta}, attrs, loc)) return dispatch1(k_layer_norm, {&x, &gamma, &beta}, attrs, loc);
-  Tensor d = sub(Operand(x, loc), Operand(mean(x, {-1}, true, loc), loc));
-  Tensor rstd = rsqrt(add(Operand(mean(square(d, loc), {-1}, true, loc), loc), Operand(eps, loc)), loc);
-  return add(Operand(mul(Operand(mul(Operand(d, loc), Operand(rstd, loc)), loc), Operand(gamma, loc)), loc),
+  Centered c = centered(x, eps, loc);
+  return add(Operand(mul(Operand(mul(Operand(c.d, loc), Operand(c.rstd, loc)), loc), Operand(gamma, loc)), loc),
              Operand(beta, loc));
 }
 
 Tensor rms_norm(const Tensor& x, const Tensor& gamma, double eps, Loc loc) {
   Attrs attrs{{"eps", eps}};
   if (as_one_op(k_rms_norm, {&x, &gamma}, attrs, loc)) return dispatch1(k_rms_norm, {&x, &gamma}, attrs, loc);
-  Tensor r = rsqrt(add(Operand(mean(square(x, loc), {-1}, true, loc), loc), Operand(eps, loc)), loc);
+  Tensor r = inverse_rms(x, eps, loc);
   return mul(Operand(mul(Operand(x, loc), Operand(r, loc)), loc), Operand(gamma, loc));
 }
 
@@ -60,9 +73,8 @@ Tensor rms_norm(const Tensor& x, const Tensor& gamma, double eps, Loc loc) {
 DUET_GRAD(layer_norm) {
   const Tensor &x = ctx.in(0), &gamma = ctx.in(1), &g = ctx.grad();
   const double eps = ctx.attrs.get_float("eps");
-  Tensor d = x - mean(x, {-1}, true);
-  Tensor rstd = rsqrt(mean(square(d), {-1}, true) + eps);
-  Tensor xhat = d * rstd;
+  Centered c = centered(x, eps, ctx.loc);
+  Tensor rstd = c.rstd, xhat = c.d * c.rstd;
   Tensor gy = g * gamma;
   Tensor dx = rstd * (gy - mean(gy, {-1}, true) - xhat * mean(gy * xhat, {-1}, true));
   return {dx, sum_rows(g * xhat), sum_rows(g)};
@@ -73,7 +85,7 @@ DUET_GRAD(layer_norm) {
 DUET_GRAD(rms_norm) {
   const Tensor &x = ctx.in(0), &gamma = ctx.in(1), &g = ctx.grad();
   const double eps = ctx.attrs.get_float("eps");
-  Tensor r = rsqrt(mean(square(x), {-1}, true) + eps);
+  Tensor r = inverse_rms(x, eps, ctx.loc);
   Tensor gy = g * gamma;
   Tensor dx = r * (gy - x * square(r) * mean(gy * x, {-1}, true));
   return {dx, sum_rows(g * x * r)};
